@@ -1,0 +1,3 @@
+//! Entities of the `auth` schema (identity root).
+
+pub mod users;
