@@ -41,7 +41,9 @@ pub async fn ensure_database(admin_url: &str, database: &str) -> Result<(), DbEr
 
 /// Applies every pending migration on the database at `url`, then closes.
 pub async fn migrate(url: &str) -> Result<(), DbError> {
-    let db = Database::connect(url).await?;
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     db.close().await?;
     Ok(())

@@ -9,7 +9,7 @@ pub use sea_orm::sqlx;
 use gateway::db::embedded::{Cluster, ClusterOptions};
 use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::{Connection, PgConnection, PgPool, Postgres};
-use sea_orm::{EntityName, EntityTrait, Iterable, QuerySelect};
+use sea_orm::{EntityTrait, Iterable, QuerySelect};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -108,7 +108,10 @@ impl TestDb {
         let mut admin = PgConnection::connect(&format!("{}/postgres", server.base_url))
             .await
             .expect("connect admin");
-        let sql = format!("CREATE DATABASE {name} TEMPLATE {}", server.template);
+        let sql = format!(
+            "CREATE DATABASE {name} TEMPLATE {} STRATEGY FILE_COPY",
+            server.template
+        );
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
             .execute(&mut admin)
             .await

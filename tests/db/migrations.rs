@@ -22,7 +22,7 @@ async fn inventory(db: &TestDb) -> Vec<(String, String, i64)> {
     sqlx::query_as(
         "SELECT n.nspname::text, c.relkind::text, count(*)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = ANY($1) AND c.relname <> 'seaql_migrations'
+          WHERE n.nspname = ANY($1) AND c.relname NOT LIKE 'seaql_migrations%'
             AND c.relkind IN ('r', 'v', 'm', 'i')
           GROUP BY 1, 2
          UNION ALL

@@ -293,8 +293,10 @@ CREATE POLICY users_select ON public.users FOR SELECT TO authenticated
 CREATE POLICY users_update_own ON public.users FOR UPDATE TO authenticated
   USING (id = auth.uid()) WITH CHECK (id = auth.uid());
 
+-- The owner sees the row even before the AFTER INSERT trigger has made them a
+-- member, so `INSERT ... RETURNING` works for the creator.
 CREATE POLICY workspaces_select ON public.workspaces FOR SELECT TO authenticated
-  USING (public.is_workspace_member(id));
+  USING (owner_id = auth.uid() OR public.is_workspace_member(id));
 CREATE POLICY workspaces_insert ON public.workspaces FOR INSERT TO authenticated
   WITH CHECK (owner_id = auth.uid());
 CREATE POLICY workspaces_update ON public.workspaces FOR UPDATE TO authenticated

@@ -1,0 +1,1 @@
+//! Every entity matches its table or view.
