@@ -27,33 +27,49 @@ fn main() {
             let name = format!("bench_migrate_{i}");
             gateway::db::ensure_database(&admin, &name).await.unwrap();
             let t = Instant::now();
-            gateway::db::migrate(&cluster.url("postgres", &name)).await.unwrap();
+            gateway::db::migrate(&cluster.url("postgres", &name))
+                .await
+                .unwrap();
             migrate_times.push(t.elapsed());
         }
 
         let mut conn = PgConnection::connect(&admin).await.unwrap();
         let mut clone_times = Vec::new();
-        for i in 0..CLONES {
-            let sql = format!("CREATE DATABASE bench_clone_{i} TEMPLATE bench_migrate_0 STRATEGY FILE_COPY");
-            let t = Instant::now();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
-            clone_times.push(t.elapsed());
+        for strategy in ["WAL_LOG", "FILE_COPY"] {
+            let mut times = Vec::new();
+            for i in 0..CLONES {
+                let sql = format!(
+                    "CREATE DATABASE bench_{strategy}_{i} TEMPLATE bench_migrate_0 STRATEGY {strategy}"
+                );
+                let t = Instant::now();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                times.push(t.elapsed());
+            }
+            times.sort();
+            clone_times.push((strategy, times));
         }
         conn.close().await.ok();
 
         migrate_times.sort();
-        clone_times.sort();
-        println!("cold start of the embedded cluster (initdb + start): {}", ms(cold_start));
+        println!(
+            "cold start of the embedded cluster (initdb + start): {}",
+            ms(cold_start)
+        );
         println!(
             "migrate an empty database ({MIGRATIONS} runs): median {}, max {}",
             ms(migrate_times[MIGRATIONS / 2]),
             ms(*migrate_times.last().unwrap())
         );
-        println!(
-            "fresh per-test database from the template ({CLONES} runs): median {}, max {}",
-            ms(clone_times[CLONES / 2]),
-            ms(*clone_times.last().unwrap())
-        );
+        for (strategy, times) in &clone_times {
+            println!(
+                "fresh per-test database from the template, STRATEGY {strategy} ({CLONES} runs): median {}, max {}",
+                ms(times[CLONES / 2]),
+                ms(*times.last().unwrap())
+            );
+        }
     });
     cluster.stop().expect("stop");
 }

@@ -33,7 +33,9 @@ pub async fn ensure_database(admin_url: &str, database: &str) -> Result<(), DbEr
             .await?;
     if !exists {
         let sql = format!("CREATE DATABASE {}", quote_ident(database));
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await?;
     }
     conn.close().await?;
     Ok(())

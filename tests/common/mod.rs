@@ -108,8 +108,10 @@ impl TestDb {
         let mut admin = PgConnection::connect(&format!("{}/postgres", server.base_url))
             .await
             .expect("connect admin");
+        // WAL_LOG (PostgreSQL 15's default) over FILE_COPY: FILE_COPY forces
+        // two checkpoints per clone, which spike to ~150 ms (benches/db_setup.rs).
         let sql = format!(
-            "CREATE DATABASE {name} TEMPLATE {} STRATEGY FILE_COPY",
+            "CREATE DATABASE {name} TEMPLATE {} STRATEGY WAL_LOG",
             server.template
         );
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -159,12 +161,14 @@ impl TestDb {
     /// A transaction as `role` with `claims` as `request.jwt.claims`.
     pub async fn as_role(&self, role: &str, claims: serde_json::Value) -> Tx {
         let mut tx = self.pool.begin().await.expect("begin");
-        sqlx::query("SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)")
-            .bind(role)
-            .bind(claims.to_string())
-            .execute(&mut *tx)
-            .await
-            .expect("set role and claims");
+        sqlx::query(
+            "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+        )
+        .bind(role)
+        .bind(claims.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set role and claims");
         tx
     }
 
@@ -185,8 +189,11 @@ impl TestDb {
 
     /// A transaction as the service role (bypasses RLS).
     pub async fn as_service(&self) -> Tx {
-        self.as_role("service_role", serde_json::json!({ "role": "service_role" }))
-            .await
+        self.as_role(
+            "service_role",
+            serde_json::json!({ "role": "service_role" }),
+        )
+        .await
     }
 }
 

@@ -54,13 +54,11 @@ async fn leftovers(db: &TestDb) -> i64 {
 }
 
 async fn schemas_present(db: &TestDb) -> Vec<String> {
-    sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1",
-    )
-    .bind(SCHEMAS.map(String::from).to_vec())
-    .fetch_all(&db.pool)
-    .await
-    .expect("schemas")
+    sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1")
+        .bind(SCHEMAS.map(String::from).to_vec())
+        .fetch_all(&db.pool)
+        .await
+        .expect("schemas")
 }
 
 #[tokio::test]
@@ -69,15 +67,25 @@ async fn up_down_up_restores_the_same_objects() {
     let orm = db.orm().await;
     let migrated = inventory(&db).await;
     assert!(
-        migrated.iter().any(|(s, k, n)| s == "auth" && k == "r" && *n == 1),
+        migrated
+            .iter()
+            .any(|(s, k, n)| s == "auth" && k == "r" && *n == 1),
         "auth.users exists: {migrated:?}"
     );
     assert_eq!(schemas_present(&db).await, SCHEMAS.to_vec());
 
     Migrator::down(&orm, None).await.expect("down");
-    assert_eq!(leftovers(&db).await, 0, "down leaves nothing: {:?}", inventory(&db).await);
+    assert_eq!(
+        leftovers(&db).await,
+        0,
+        "down leaves nothing: {:?}",
+        inventory(&db).await
+    );
     assert_eq!(schemas_present(&db).await, vec!["public".to_string()]);
-    assert!(Migrator::get_applied_migrations(&orm).await.unwrap().is_empty());
+    assert!(Migrator::get_applied_migrations(&orm)
+        .await
+        .unwrap()
+        .is_empty());
 
     Migrator::up(&orm, None).await.expect("up again");
     assert_eq!(inventory(&db).await, migrated);
@@ -92,7 +100,10 @@ async fn up_twice_is_a_no_op() {
     assert_eq!(applied, Migrator::migrations().len());
     Migrator::up(&orm, None).await.expect("second up");
     assert_eq!(inventory(&db).await, before);
-    assert!(Migrator::get_pending_migrations(&orm).await.unwrap().is_empty());
+    assert!(Migrator::get_pending_migrations(&orm)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -118,10 +129,17 @@ async fn a_second_database_in_the_same_cluster_migrates_from_scratch() {
     let name = format!("{}_second", db.name);
     let admin = db.url.replace(&format!("/{}", db.name), "/postgres");
     gateway::db::ensure_database(&admin, &name).await.unwrap();
-    let url = db.url.replace(&format!("/{}", db.name), &format!("/{name}"));
-    gateway::db::migrate(&url).await.expect("migrate a second database");
+    let url = db
+        .url
+        .replace(&format!("/{}", db.name), &format!("/{name}"));
+    gateway::db::migrate(&url)
+        .await
+        .expect("migrate a second database");
     let second = Database::connect(&url).await.unwrap();
-    assert!(Migrator::get_pending_migrations(&second).await.unwrap().is_empty());
+    assert!(Migrator::get_pending_migrations(&second)
+        .await
+        .unwrap()
+        .is_empty());
     second.close().await.unwrap();
 }
 
@@ -206,7 +224,10 @@ async fn security_definer_functions_pin_their_search_path() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert!(unpinned.is_empty(), "SECURITY DEFINER without search_path: {unpinned:?}");
+    assert!(
+        unpinned.is_empty(),
+        "SECURITY DEFINER without search_path: {unpinned:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 -- Model builder (seed 000): sessions, prompts, responses, steps, and the
 -- per-user dashboard counters in `builder.analytics`, kept equal to the live
 -- row counts by SECURITY DEFINER triggers. Deviations from the seed:
--- docs/seed-deviations/000-builder.md.
+-- docs/seed-deviations.md.
 
 CREATE SCHEMA builder;
 GRANT USAGE ON SCHEMA builder TO anon, authenticated, service_role;

@@ -1,6 +1,6 @@
 -- lift (seed 001, code lifting): sessions, IR revisions, code drafts, typed-hole
 -- resolutions, the counter / numbering triggers and four reporting views.
--- Deviations from the seed: docs/seed-deviations/001-lift.md.
+-- Deviations from the seed: docs/seed-deviations.md.
 
 CREATE SCHEMA lift;
 GRANT USAGE ON SCHEMA lift TO anon, authenticated, service_role;

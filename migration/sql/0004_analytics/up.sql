@@ -2,7 +2,7 @@
 -- performance, cohorts, alert rules and history, three materialized views
 -- (exposed to members through filtering views), and the service-role-only
 -- maintenance functions (rollup, refresh, cleanup, alert evaluation).
--- Deviations from the seed: docs/seed-deviations/002-analytics.md.
+-- Deviations from the seed: docs/seed-deviations.md.
 --
 -- Days are UTC days: a timestamp belongs to (ts AT TIME ZONE 'UTC')::date,
 -- whatever the session's TimeZone, so rollups are reproducible.

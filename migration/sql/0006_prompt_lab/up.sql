@@ -1,6 +1,6 @@
 -- Prompt lab (seed 004): prompts with their clarifying answers, test runs,
 -- community templates, favorites and likes. The seed's `users` table is the
--- core's public.users. Deviations from the seed: docs/seed-deviations/004-prompt_lab.md.
+-- core's public.users. Deviations from the seed: docs/seed-deviations.md.
 
 -- Trigram operator classes for the substring search of templates. The
 -- extension is shared with the rest of the database, so down.sql keeps it.
