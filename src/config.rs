@@ -26,4 +26,7 @@ pub struct ServerConfig {
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Longest a single SQL statement of a request may run, in milliseconds.
+    #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub statement_timeout_ms: u64,
 }

@@ -1,15 +1,21 @@
 //! `gateway`: the command line of the workbench GraphQL gateway.
 
 use clap::{Parser, Subcommand};
+use gateway::auth::{AuthConfig, Authenticator, Role};
 use gateway::config::{DbConfig, ServerConfig};
+use gateway::graphql::limits::Limits;
+use gateway::server::metrics::Metrics;
+use gateway::server::AppState;
+use std::path::PathBuf;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
+/// The HS256 secret used when none is configured and the database is the
+/// embedded development one. Never used with `DATABASE_URL`.
+const DEV_JWT_SECRET: &str = "workbench-gateway-development-secret-not-for-production";
+
 #[derive(Parser)]
-#[command(
-    name = "gateway",
-    version,
-    about = "GraphQL gateway for the LLM workbench"
-)]
+#[command(name = "gateway", version, about = "GraphQL gateway for the LLM workbench")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -17,6 +23,10 @@ struct Cli {
     db: DbConfig,
     #[command(flatten)]
     server: ServerConfig,
+    #[command(flatten)]
+    auth: AuthConfig,
+    #[command(flatten)]
+    limits: Limits,
 }
 
 #[derive(Subcommand)]
@@ -25,6 +35,27 @@ enum Command {
     Serve,
     /// Start the database, apply pending migrations, and exit.
     Migrate,
+    /// Write the schema's SDL to a file (default schema.graphql).
+    ExportSchema {
+        /// Where to write it; `-` for standard output.
+        #[arg(default_value = "schema.graphql")]
+        path: PathBuf,
+    },
+    /// Mint a development token with the configured secret.
+    Token {
+        /// The user's id (required unless --role anon or service_role).
+        #[arg(long)]
+        user: Option<uuid::Uuid>,
+        /// anon, authenticated or service_role.
+        #[arg(long, default_value = "authenticated")]
+        role: Role,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Email claim.
+        #[arg(long)]
+        email: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -35,20 +66,49 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn")),
         )
         .init();
-    let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(cli.db, cli.server).await,
+    let mut cli = Cli::parse();
+    if cli.auth.jwt_secret.is_none() && cli.auth.jwks_file.is_none() {
+        if cli.db.database_url.is_some() {
+            anyhow::bail!("set JWT_SECRET (or JWT_JWKS_FILE) when DATABASE_URL is set");
+        }
+        tracing::warn!("no JWT_SECRET: using the built-in development secret (embedded database only)");
+        cli.auth.jwt_secret = Some(DEV_JWT_SECRET.to_string());
+    }
+    match cli.command.take().unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli).await,
         Command::Migrate => {
             let started = gateway::db::start(&cli.db).await?;
             tracing::info!("database migrated");
             drop(started);
             Ok(())
         }
+        Command::ExportSchema { path } => {
+            let sdl = gateway::graphql::sdl();
+            if path.as_os_str() == "-" {
+                print!("{sdl}");
+            } else {
+                std::fs::write(&path, sdl)?;
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Token {
+            user,
+            role,
+            ttl,
+            email,
+        } => {
+            let auth = Authenticator::new(&cli.auth)?;
+            let token = auth.mint(user, role, Duration::from_secs(ttl), email.as_deref())?;
+            println!("{token}");
+            Ok(())
+        }
     }
 }
 
-async fn serve(db: DbConfig, server: ServerConfig) -> anyhow::Result<()> {
-    let started = gateway::db::start(&db).await?;
+async fn serve(cli: Cli) -> anyhow::Result<()> {
+    let auth = Authenticator::new(&cli.auth)?;
+    let started = gateway::db::start(&cli.db).await?;
     if let Some(cluster) = &started.cluster {
         tracing::info!(
             data_dir = %cluster.data_dir().display(),
@@ -56,13 +116,27 @@ async fn serve(db: DbConfig, server: ServerConfig) -> anyhow::Result<()> {
             "embedded PostgreSQL running and migrated"
         );
     }
-    let listener = tokio::net::TcpListener::bind(server.listen).await?;
-    let addr = listener.local_addr()?;
-    let app = gateway::server::router(gateway::server::AppState {
+    let state = AppState {
         db: started.db.clone(),
-    });
-    println!("gateway ready on http://{addr} (health: /healthz, readiness: /readyz)");
-    axum::serve(listener, app)
+        schema: gateway::graphql::build_schema(&cli.limits),
+        auth,
+        limits: cli.limits.clone(),
+        metrics: Metrics::new(),
+        statement_timeout: Duration::from_millis(cli.server.statement_timeout_ms),
+    };
+    let listener = tokio::net::TcpListener::bind(cli.server.listen).await?;
+    let addr = listener.local_addr()?;
+    println!("gateway ready: GraphiQL at http://{addr}/graphql (health /healthz, readiness /readyz, metrics /metrics)");
+    if started.cluster.is_some() {
+        let demo = gateway::demo::ensure_demo_user(&started.db).await?;
+        let token = state
+            .auth
+            .mint(Some(demo), Role::Authenticated, Duration::from_secs(24 * 3600), Some(gateway::demo::DEMO_EMAIL))?;
+        println!("demo user {} ({demo}); paste into GraphiQL's headers (valid 24 h):", gateway::demo::DEMO_EMAIL);
+        println!("  {{\"Authorization\": \"Bearer {token}\"}}");
+        println!("more tokens: cargo run -- token --user <uuid> [--role service_role] [--ttl seconds]");
+    }
+    axum::serve(listener, gateway::server::router(state))
         .with_graceful_shutdown(gateway::server::shutdown_signal())
         .await?;
     started.db.close().await?;

@@ -2,6 +2,7 @@
 //! creating it, migrating it, and connecting to it.
 
 pub mod embedded;
+pub mod request;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{self, Connection, PgConnection};
@@ -63,9 +64,24 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Ok(Database::connect(options).await?)
 }
 
-/// True when every known migration has been applied.
+/// True when every known migration has been applied. Reads the ledger
+/// directly: sea-orm's own status check first tries to create the ledger
+/// table, which the unprivileged `gateway` role may not.
 pub async fn migrations_applied(db: &DatabaseConnection) -> Result<bool, DbError> {
-    Ok(Migrator::get_pending_migrations(db).await?.is_empty())
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT version FROM public.seaql_migrations",
+        ))
+        .await?;
+    let applied = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "version"))
+        .collect::<Result<std::collections::HashSet<_>, _>>()?;
+    Ok(Migrator::migrations()
+        .iter()
+        .all(|m| applied.contains(m.name())))
 }
 
 /// Quotes a PostgreSQL identifier.

@@ -1,25 +1,249 @@
-//! The HTTP server: health and readiness probes (the GraphQL endpoints join
-//! them here).
+//! The HTTP server: `POST /graphql` (one transaction per request, as the
+//! viewer), GraphiQL on `GET /graphql`, `/graphql/ws`, health, readiness and
+//! Prometheus metrics.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+pub mod graphiql;
+pub mod metrics;
+
+use crate::auth::{Authenticator, Viewer};
+use crate::graphql::limits::{check_batch, Limits};
+use crate::graphql::context::RequestTx;
+use crate::graphql::{prepare_request, AppSchema};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{BatchRequest, BatchResponse, Data, ServerError};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use futures_util::{SinkExt, StreamExt};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics::Metrics;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::time::{Duration, Instant};
 
-/// Shared state of the HTTP handlers.
+/// Shared state of the HTTP handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database pool.
+    /// The database pool (connected as the unprivileged `gateway` role).
     pub db: DatabaseConnection,
+    /// The schema, built once.
+    pub schema: AppSchema,
+    /// Token verification.
+    pub auth: Authenticator,
+    /// Operation limits.
+    pub limits: Limits,
+    /// Request metrics.
+    pub metrics: Metrics,
+    /// Per-request statement timeout.
+    pub statement_timeout: Duration,
 }
 
 /// The router with every route of the gateway.
 pub fn router(state: AppState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
     Router::new()
+        .route("/graphql", post(graphql_http))
+        .route("/graphql/ws", get(graphql_ws))
+        .merge(graphiql::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        // async-graphql-axum reads the body itself, past axum's
+        // DefaultBodyLimit: the limit must sit on the body stream.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .with_state(state)
+}
+
+/// A GraphQL error response with one error carrying `code`.
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut error = ServerError::new(message, None);
+    error.extensions = Some({
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", code);
+        ext
+    });
+    let body = async_graphql::Response::from_errors(vec![error]);
+    (status, Json(body)).into_response()
+}
+
+fn operation_type(batch: &BatchRequest) -> &'static str {
+    let first_word = |r: &async_graphql::Request| {
+        let q = r.query.trim_start();
+        if q.starts_with("mutation") {
+            "mutation"
+        } else if q.starts_with("subscription") {
+            "subscription"
+        } else {
+            "query"
+        }
+    };
+    match batch {
+        BatchRequest::Single(r) => first_word(r),
+        BatchRequest::Batch(_) => "batch",
+    }
+}
+
+/// `POST /graphql`: authenticate at the edge (a bad token never reaches the
+/// database), run the whole request in one transaction as the viewer, and
+/// commit only when every operation of it succeeded.
+async fn graphql_http(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLBatchRequest,
+) -> Response {
+    let started = Instant::now();
+    let batch = request.into_inner();
+    let op = operation_type(&batch);
+    let authorization = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(_)) => {
+            app.metrics.observe_request(op, "rejected", started.elapsed());
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "malformed Authorization header",
+            );
+        }
+    };
+    let viewer = match app.auth.authenticate(authorization) {
+        Ok(viewer) => viewer,
+        Err(err) => {
+            app.metrics.observe_request(op, "rejected", started.elapsed());
+            return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &err.to_string());
+        }
+    };
+    if let Err(err) = check_batch(&app.limits, &batch) {
+        app.metrics.observe_request(op, "rejected", started.elapsed());
+        let body = async_graphql::Response::from_errors(vec![err]);
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    let response = match execute(&app, viewer, batch).await {
+        Ok(response) => response,
+        Err(message) => {
+            tracing::error!(error = %message, "request failed outside the schema");
+            app.metrics.observe_request(op, "error", started.elapsed());
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            );
+        }
+    };
+    let outcome = if response.is_ok() { "ok" } else { "error" };
+    app.metrics.observe_request(op, outcome, started.elapsed());
+    tracing::info!(
+        operation_type = op,
+        outcome,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "graphql request"
+    );
+    async_graphql_axum::GraphQLResponse::from(response).into_response()
+}
+
+/// Runs `batch` in one transaction as `viewer` (opened after validation):
+/// committed when every response is free of errors, rolled back otherwise.
+async fn execute(
+    app: &AppState,
+    viewer: Viewer,
+    batch: BatchRequest,
+) -> Result<BatchResponse, String> {
+    let tx = RequestTx::new(
+        app.db.clone(),
+        viewer.clone(),
+        app.statement_timeout.as_millis() as u64,
+    );
+    let prepare = |r: async_graphql::Request| prepare_request(r.data(viewer.clone()), &tx);
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
+    };
+    let response = app.schema.execute_batch(batch).await;
+    if let Some(tx) = tx.finish().await? {
+        if response.is_ok() {
+            tx.commit().await.map_err(|e| e.to_string())?;
+        } else {
+            tx.rollback().await.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(response)
+}
+
+/// `GET /graphql/ws`: graphql-transport-ws and the legacy graphql-ws.
+///
+/// The token comes in the `connection_init` payload and yields the same
+/// `Viewer` as HTTP. The gateway reads that first frame itself so it can
+/// close with the protocol's codes (4403 for a refused token, 4408 when no
+/// init arrives, 4400 for anything else) rather than async-graphql's 1002,
+/// then hands the frame and the rest of the socket to async-graphql with the
+/// viewer attached.
+async fn graphql_ws(
+    State(app): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve_ws(app, protocol, socket))
+}
+
+async fn serve_ws(app: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
+    app.metrics.ws_opened();
+    let (mut sink, mut stream) = socket.split();
+    let first = tokio::time::timeout(WS_INIT_TIMEOUT, stream.next()).await;
+    let init = match first {
+        Ok(Some(Ok(WsMessage::Text(text)))) => text,
+        Ok(_) => {
+            close_ws(&mut sink, 4400, "expected connection_init").await;
+            app.metrics.ws_closed();
+            return;
+        }
+        Err(_) => {
+            close_ws(&mut sink, 4408, "connection initialisation timeout").await;
+            app.metrics.ws_closed();
+            return;
+        }
+    };
+    let message: serde_json::Value = serde_json::from_str(init.as_str()).unwrap_or_default();
+    if message["type"] != "connection_init" {
+        close_ws(&mut sink, 4400, "expected connection_init").await;
+        app.metrics.ws_closed();
+        return;
+    }
+    let viewer = match app.auth.authenticate_init_payload(message.get("payload")) {
+        Ok(viewer) => viewer,
+        Err(err) => {
+            close_ws(&mut sink, 4403, &format!("forbidden: {err}")).await;
+            app.metrics.ws_closed();
+            return;
+        }
+    };
+    let mut data = Data::default();
+    data.insert(viewer);
+    let replayed = futures_util::stream::once(async move { Ok(WsMessage::Text(init)) }).chain(stream);
+    GraphQLWebSocket::new_with_pair(sink, replayed, app.schema.clone(), protocol)
+        .with_data(data)
+        .keepalive_timeout(Duration::from_secs(30))
+        .serve()
+        .await;
+    app.metrics.ws_closed();
+}
+
+/// How long a client has to send `connection_init`.
+const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn close_ws<S>(sink: &mut S, code: u16, reason: &str)
+where
+    S: futures_util::Sink<WsMessage> + Unpin,
+{
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+    let _ = sink.close().await;
 }
 
 /// 200 when the database answers and every migration is applied, else 503.
@@ -32,6 +256,19 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "migration status unknown"),
     }
+}
+
+/// Prometheus text exposition.
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let pool = state.db.get_postgres_connection_pool();
+    let size = pool.size();
+    let idle = pool.num_idle() as u32;
+    let body = state.metrics.render(size.saturating_sub(idle), idle);
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        body,
+    )
+        .into_response()
 }
 
 /// Resolves on SIGINT or SIGTERM.

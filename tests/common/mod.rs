@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod app;
+
 pub use sea_orm::sqlx;
 
 use gateway::db::embedded::{Cluster, ClusterOptions};

@@ -1,0 +1,319 @@
+//! Dataloaders of the lift domain: rows by id and per-parent child pages, one
+//! statement per key type and distinct page arguments, whatever the number of
+//! parents. They read through the request's transaction, so RLS applies.
+
+use super::inputs::{
+    draft_sort_keys, resolution_sort_keys, revision_sort_keys, LiftDraftOrderField,
+    LiftHoleResolutionOrderField, LiftRevisionOrderField,
+};
+use crate::graphql::error::ApiError;
+use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, ErrorExtensions, Request};
+use entity::lift::{
+    draft_validation_stats, hole_resolutions, recent_activity, session_drafts, session_revisions,
+    session_summary, sessions,
+};
+use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Every lift loader of one request, over its transaction.
+pub struct LiftLoader {
+    tx: Arc<DatabaseTransaction>,
+}
+
+/// The lift dataloader as stored in the request data.
+pub type LiftDataLoader = DataLoader<LiftLoader>;
+
+/// Adds the lift dataloader over `tx` to `request`.
+pub fn register_loaders(request: Request, tx: &Arc<DatabaseTransaction>) -> Request {
+    request.data(DataLoader::new(LiftLoader { tx: tx.clone() }, tokio::spawn))
+}
+
+/// The request's lift dataloader.
+pub fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a LiftDataLoader> {
+    ctx.data::<LiftDataLoader>()
+        .map_err(|_| ApiError::Internal("lift loader not registered".into()).extend())
+}
+
+/// A session by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionById(pub Uuid);
+
+/// A revision by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RevisionById(pub Uuid);
+
+/// The `session_summary` row of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SummaryOf(pub Uuid);
+
+/// The `draft_validation_stats` row of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StatsOf(pub Uuid);
+
+fn db_error(err: sea_orm::DbErr) -> Arc<ApiError> {
+    Arc::new(ApiError::from(err))
+}
+
+/// Rows of `E` whose `column` is one of `ids`, keyed by `key`.
+async fn rows_by<E, K>(
+    tx: &DatabaseTransaction,
+    column: E::Column,
+    ids: impl Iterator<Item = Uuid>,
+    key: impl Fn(&E::Model) -> K,
+) -> Result<HashMap<K, E::Model>, Arc<ApiError>>
+where
+    E: EntityTrait,
+    E::Column: Send + Sync,
+    E::Model: Sync,
+    K: Hash + Eq,
+{
+    let ids: Vec<Uuid> = ids.collect();
+    let rows = E::find()
+        .filter(column.is_in(ids))
+        .all(tx)
+        .await
+        .map_err(db_error)?;
+    Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
+}
+
+impl Loader<SessionById> for LiftLoader {
+    type Value = sessions::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[SessionById],
+    ) -> Result<HashMap<SessionById, Self::Value>, Self::Error> {
+        rows_by::<sessions::Entity, _>(
+            &self.tx,
+            sessions::Column::Id,
+            keys.iter().map(|k| k.0),
+            |m| SessionById(m.id),
+        )
+        .await
+    }
+}
+
+impl Loader<RevisionById> for LiftLoader {
+    type Value = session_revisions::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[RevisionById],
+    ) -> Result<HashMap<RevisionById, Self::Value>, Self::Error> {
+        rows_by::<session_revisions::Entity, _>(
+            &self.tx,
+            session_revisions::Column::Id,
+            keys.iter().map(|k| k.0),
+            |m| RevisionById(m.id),
+        )
+        .await
+    }
+}
+
+impl Loader<SummaryOf> for LiftLoader {
+    type Value = session_summary::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[SummaryOf],
+    ) -> Result<HashMap<SummaryOf, Self::Value>, Self::Error> {
+        rows_by::<session_summary::Entity, _>(
+            &self.tx,
+            session_summary::Column::Id,
+            keys.iter().map(|k| k.0),
+            |m| SummaryOf(m.id),
+        )
+        .await
+    }
+}
+
+impl Loader<StatsOf> for LiftLoader {
+    type Value = draft_validation_stats::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[StatsOf]) -> Result<HashMap<StatsOf, Self::Value>, Self::Error> {
+        rows_by::<draft_validation_stats::Entity, _>(
+            &self.tx,
+            draft_validation_stats::Column::SessionId,
+            keys.iter().map(|k| k.0),
+            |m| StatsOf(m.session_id),
+        )
+        .await
+    }
+}
+
+/// A parent-to-children relation loaded as per-parent pages.
+pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
+    /// The child entity.
+    type Entity: EntityTrait;
+    /// The `orderBy` field enum of the children.
+    type Field: Copy + Debug + Eq + Hash + Send + Sync + 'static;
+    /// The children's column pointing at the parent.
+    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
+    /// Sort keys (ending with the primary key) of an ordering.
+    fn sort_keys(
+        order: &[(Self::Field, SortDirection)],
+    ) -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
+}
+
+/// The first `limit` children of `parent` in `order`. Keys with the same
+/// `limit` and `order` are loaded together in one statement.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChildrenKey<R: ChildRelation> {
+    /// The parent's id.
+    pub parent: Uuid,
+    /// Page size.
+    pub limit: u64,
+    /// The ordering (without the tiebreak).
+    pub order: Vec<(R::Field, SortDirection)>,
+}
+
+impl<R: ChildRelation> ChildrenKey<R> {
+    /// The key of `parent`'s first `limit` children in `order`.
+    pub fn new(parent: Uuid, limit: u64, order: Vec<(R::Field, SortDirection)>) -> Self {
+        Self {
+            parent,
+            limit,
+            order,
+        }
+    }
+}
+
+impl<R> Loader<ChildrenKey<R>> for LiftLoader
+where
+    R: ChildRelation,
+    <R::Entity as EntityTrait>::Column: Send + Sync,
+    <R::Entity as EntityTrait>::Model: Sync,
+{
+    type Value = ChildPage<<R::Entity as EntityTrait>::Model>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[ChildrenKey<R>],
+    ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
+        type Args<F> = (u64, Vec<(F, SortDirection)>);
+        let mut groups: HashMap<Args<R::Field>, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.limit, key.order.clone()))
+                .or_default()
+                .push(key.parent);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((limit, order), parents) in groups {
+            let sort = R::sort_keys(&order);
+            let mut pages = children_pages::<R::Entity, _>(
+                self.tx.as_ref(),
+                R::parent_column(),
+                &parents,
+                &sort,
+                limit,
+                Condition::all(),
+            )
+            .await
+            .map_err(Arc::new)?;
+            for parent in parents {
+                let page = pages.remove(&parent).unwrap_or_default();
+                out.insert(ChildrenKey::new(parent, limit, order.clone()), page);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A session's IR revisions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RevisionsOfSession;
+
+impl ChildRelation for RevisionsOfSession {
+    type Entity = session_revisions::Entity;
+    type Field = LiftRevisionOrderField;
+    fn parent_column() -> session_revisions::Column {
+        session_revisions::Column::SessionId
+    }
+    fn sort_keys(
+        order: &[(Self::Field, SortDirection)],
+    ) -> Vec<SortKey<session_revisions::Column>> {
+        revision_sort_keys(order)
+    }
+}
+
+/// A session's code drafts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DraftsOfSession;
+
+impl ChildRelation for DraftsOfSession {
+    type Entity = session_drafts::Entity;
+    type Field = LiftDraftOrderField;
+    fn parent_column() -> session_drafts::Column {
+        session_drafts::Column::SessionId
+    }
+    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<session_drafts::Column>> {
+        draft_sort_keys(order)
+    }
+}
+
+/// The drafts generated from a revision.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DraftsOfRevision;
+
+impl ChildRelation for DraftsOfRevision {
+    type Entity = session_drafts::Entity;
+    type Field = LiftDraftOrderField;
+    fn parent_column() -> session_drafts::Column {
+        session_drafts::Column::IrRevisionId
+    }
+    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<session_drafts::Column>> {
+        draft_sort_keys(order)
+    }
+}
+
+/// A session's hole resolutions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ResolutionsOfSession;
+
+impl ChildRelation for ResolutionsOfSession {
+    type Entity = hole_resolutions::Entity;
+    type Field = LiftHoleResolutionOrderField;
+    fn parent_column() -> hole_resolutions::Column {
+        hole_resolutions::Column::SessionId
+    }
+    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<hole_resolutions::Column>> {
+        resolution_sort_keys(order)
+    }
+}
+
+/// A session's activity timeline (fixed order: newest first).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ActivityOfSession;
+
+impl ChildRelation for ActivityOfSession {
+    type Entity = recent_activity::Entity;
+    type Field = ();
+    fn parent_column() -> recent_activity::Column {
+        recent_activity::Column::SessionId
+    }
+    fn sort_keys(_: &[((), SortDirection)]) -> Vec<SortKey<recent_activity::Column>> {
+        activity_sort_keys()
+    }
+}
+
+/// Newest first; (`event_type`, `event_id`) is the view's key.
+pub fn activity_sort_keys() -> Vec<SortKey<recent_activity::Column>> {
+    use recent_activity::Column as C;
+    vec![
+        (C::EventTime, SortDirection::Desc),
+        (C::EventType, SortDirection::Desc),
+        (C::EventId, SortDirection::Desc),
+    ]
+}

@@ -1,0 +1,1542 @@
+//! Operation limits, checked before any resolver (and so any SQL) runs, and
+//! the extension that gives every GraphQL error a stable `extensions.code`.
+//!
+//! Two async-graphql extensions do the work, both installed by
+//! [`Limits::apply`]:
+//!
+//! - [`LimitsExtension`] parses the query once in `prepare_request` (the
+//!   parsed document is handed on, so async-graphql does not parse again)
+//!   and rejects introspection when it is off, too many aliases, too many
+//!   root fields, too deep a query, too many (expanded) fields and too large
+//!   a page (`first`/`last` above the maximum page size). Every walk over
+//!   the document is linear in its size: fragments are measured once, so a
+//!   "fragment bomb" (fragments spreading fragments many times over) is
+//!   refused before async-graphql's own, unmemoized visitors would expand it.
+//! - [`ErrorCodes`] tags parse errors `GRAPHQL_PARSE_FAILED`, validation
+//!   errors `GRAPHQL_VALIDATION_FAILED` (async-graphql's own depth and
+//!   complexity errors become `LIMIT_EXCEEDED`), argument coercion errors
+//!   `BAD_USER_INPUT`, and masks every other code-less error as `INTERNAL`
+//!   ("internal error"), logging the original.
+//!
+//! Complexity is async-graphql's: connection fields declare
+//! `complexity = first * child_complexity`, so page sizes count. Request
+//! body size and batch size are HTTP-layer limits ([`check_batch`],
+//! [`LimitError::BodySize`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextSubscribe, NextValidation,
+};
+use async_graphql::futures_util::stream::{BoxStream, StreamExt};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet,
+};
+use async_graphql::{
+    BatchRequest, ErrorExtensionValues, IntrospectionMode, Positioned, Request, Response,
+    SchemaBuilder, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
+
+/// `extensions.code` of a request refused by a limit.
+pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
+/// `extensions.code` of a query that is not valid GraphQL syntax.
+pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+/// `extensions.code` of a query that does not fit the schema.
+pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+/// `extensions.code` of an argument value that cannot be read as its type.
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+/// `extensions.code` of anything unexpected (message masked).
+pub const INTERNAL: &str = "INTERNAL";
+/// The message every `INTERNAL` error is given instead of its own.
+pub const INTERNAL_MESSAGE: &str = "internal error";
+
+/// Depth always allowed below `__schema`/`__type`: GraphiQL's standard
+/// introspection query is 13 fields deep (its `ofType` chain), newer
+/// graphql-js versions go a little deeper, and a depth limit meant for data
+/// queries must not break the explorer.
+const INTROSPECTION_MIN_DEPTH: usize = 16;
+
+/// Field arguments that are page sizes by the API's connection convention.
+const PAGE_SIZE_ARGUMENTS: [&str; 2] = ["first", "last"];
+
+/// Operation limits, from flags or environment.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct Limits {
+    /// Maximum field nesting of an operation (leaf fields count as a level).
+    #[arg(long, env = "GQL_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+    /// Maximum complexity: every field costs 1 plus its children, and
+    /// connection fields multiply their children by the page size.
+    #[arg(long, env = "GQL_MAX_COMPLEXITY", default_value_t = 5000)]
+    pub max_complexity: usize,
+    /// Maximum number of aliased fields in a document (fragments included).
+    #[arg(long, env = "GQL_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+    /// Maximum number of root fields of the executed operation.
+    #[arg(long, env = "GQL_MAX_ROOT_FIELDS", default_value_t = 20)]
+    pub max_root_fields: usize,
+    /// Maximum number of operations in one batched HTTP request.
+    #[arg(long, env = "GQL_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+    /// Maximum HTTP request body, in bytes.
+    #[arg(long, env = "GQL_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+    /// Maximum `first`/`last` of any connection.
+    #[arg(long, env = "GQL_MAX_PAGE_SIZE", default_value_t = 100)]
+    pub max_page_size: usize,
+    /// Whether `__schema`/`__type` introspection is served.
+    #[arg(long, env = "GQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 12,
+            max_complexity: 5000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_batch: 10,
+            max_body_bytes: 1_048_576,
+            max_page_size: 100,
+            introspection: true,
+        }
+    }
+}
+
+impl Limits {
+    /// Applies depth, complexity, recursive depth and introspection to a
+    /// schema builder, adds the limits as schema data (resolvers read
+    /// `max_page_size` from there), and installs [`LimitsExtension`] and
+    /// [`ErrorCodes`].
+    pub fn apply<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
+        // async-graphql's own depth check cannot tell introspection apart, so
+        // it is only a backstop at the larger of the two depths; the exact
+        // check is LimitsExtension's.
+        let builder = builder
+            .limit_depth(self.introspection_depth())
+            .limit_complexity(self.max_complexity)
+            .limit_recursive_depth(self.recursion_limit())
+            .data(self.clone())
+            .extension(LimitsExtension::new(self.clone()))
+            .extension(ErrorCodes);
+        if self.introspection {
+            builder
+        } else {
+            builder.disable_introspection()
+        }
+    }
+
+    /// Depth allowed below `__schema` and `__type`.
+    pub fn introspection_depth(&self) -> usize {
+        self.max_depth.max(INTROSPECTION_MIN_DEPTH)
+    }
+
+    /// Maximum nesting of selection sets, fragment spreads and inline
+    /// fragments (async-graphql's "recursive depth"). Fragments add nesting
+    /// without adding field depth, hence the headroom over the depth.
+    pub fn recursion_limit(&self) -> usize {
+        self.introspection_depth().saturating_mul(2).max(32)
+    }
+}
+
+/// Why an operation was refused before execution.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// Too many aliased fields.
+    #[error("the query has {actual} aliases; at most {max} are allowed")]
+    Aliases {
+        /// Aliases found.
+        actual: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Too many root fields in the executed operation.
+    #[error("the operation selects {actual} root fields; at most {max} are allowed")]
+    RootFields {
+        /// Distinct root fields found.
+        actual: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Fields nested too deep.
+    #[error("the query is {actual} fields deep; at most {max} are allowed")]
+    Depth {
+        /// Depth found.
+        actual: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Async-graphql's own depth check fired (it does not say how deep).
+    #[error("the query is nested deeper than the maximum of {max}")]
+    DepthUnmeasured {
+        /// The limit.
+        max: usize,
+    },
+    /// Selection sets and fragments nested too deep.
+    #[error("the query nests selections and fragments more than {max} levels deep")]
+    RecursionDepth {
+        /// The limit.
+        max: usize,
+    },
+    /// Too costly.
+    #[error("the query is more complex than the maximum of {max}")]
+    Complexity {
+        /// The limit.
+        max: usize,
+    },
+    /// A page larger than the maximum page size.
+    #[error("`{argument}: {actual}` is larger than the maximum page size of {max}")]
+    PageSize {
+        /// `first` or `last`.
+        argument: String,
+        /// The requested size.
+        actual: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// Too many operations in one HTTP request.
+    #[error("the batch has {actual} operations; at most {max} are allowed")]
+    Batch {
+        /// Operations in the batch.
+        actual: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The HTTP body is too large.
+    #[error("the request body is larger than {max} bytes")]
+    BodySize {
+        /// The limit.
+        max: usize,
+    },
+    /// Introspection is switched off.
+    #[error("introspection is disabled")]
+    IntrospectionDisabled,
+    /// A fragment spreads itself, directly or not.
+    #[error("fragment `{fragment}` spreads itself")]
+    FragmentCycle {
+        /// A fragment on the cycle.
+        fragment: String,
+    },
+}
+
+impl LimitError {
+    /// `extensions.limit`: which limit was exceeded (`None` for refusals
+    /// that are not limits).
+    pub fn limit(&self) -> Option<&'static str> {
+        match self {
+            LimitError::Aliases { .. } => Some("aliases"),
+            LimitError::RootFields { .. } => Some("root_fields"),
+            LimitError::Depth { .. } | LimitError::DepthUnmeasured { .. } => Some("depth"),
+            LimitError::RecursionDepth { .. } => Some("recursion_depth"),
+            LimitError::Complexity { .. } => Some("complexity"),
+            LimitError::PageSize { .. } => Some("page_size"),
+            LimitError::Batch { .. } => Some("batch"),
+            LimitError::BodySize { .. } => Some("body_size"),
+            LimitError::IntrospectionDisabled | LimitError::FragmentCycle { .. } => None,
+        }
+    }
+
+    /// `extensions.max`: the configured maximum.
+    pub fn max(&self) -> Option<usize> {
+        match self {
+            LimitError::Aliases { max, .. }
+            | LimitError::RootFields { max, .. }
+            | LimitError::Depth { max, .. }
+            | LimitError::DepthUnmeasured { max }
+            | LimitError::RecursionDepth { max }
+            | LimitError::Complexity { max }
+            | LimitError::PageSize { max, .. }
+            | LimitError::Batch { max, .. }
+            | LimitError::BodySize { max } => Some(*max),
+            LimitError::IntrospectionDisabled | LimitError::FragmentCycle { .. } => None,
+        }
+    }
+
+    /// `extensions.code`: `LIMIT_EXCEEDED` for limits, else
+    /// `GRAPHQL_VALIDATION_FAILED`.
+    pub fn code(&self) -> &'static str {
+        if self.limit().is_some() {
+            LIMIT_EXCEEDED
+        } else {
+            GRAPHQL_VALIDATION_FAILED
+        }
+    }
+
+    /// The GraphQL error: the message, and `extensions` {code, limit, max}.
+    pub fn into_server_error(self) -> ServerError {
+        let mut err = ServerError::new(self.to_string(), None);
+        let ext = err.extensions.get_or_insert_with(Default::default);
+        ext.set("code", self.code());
+        if let Some(limit) = self.limit() {
+            ext.set("limit", limit);
+        }
+        if let Some(max) = self.max() {
+            ext.set("max", max_value(max));
+        }
+        err
+    }
+}
+
+impl From<LimitError> for ServerError {
+    fn from(err: LimitError) -> Self {
+        err.into_server_error()
+    }
+}
+
+fn max_value(max: usize) -> Value {
+    Value::from(u64::try_from(max).unwrap_or(u64::MAX))
+}
+
+/// Batch check for the HTTP layer: `LIMIT_EXCEEDED` (limit `batch`) when a
+/// batch has more than `max_batch` requests.
+pub fn check_batch(limits: &Limits, batch: &BatchRequest) -> Result<(), ServerError> {
+    match batch {
+        BatchRequest::Batch(requests) if requests.len() > limits.max_batch => {
+            Err(LimitError::Batch {
+                actual: requests.len(),
+                max: limits.max_batch,
+            }
+            .into_server_error())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks one request against the limits without touching the schema: parses
+/// it (keeping the parsed document in the request, so it is not parsed
+/// again) and runs every document limit. The HTTP layer can call this before
+/// it opens the request's transaction; [`LimitsExtension`] runs the same
+/// checks inside the schema. Returns the type of the operation that would
+/// run, when the document names one unambiguously.
+pub fn check_request(
+    limits: &Limits,
+    request: &mut Request,
+) -> Result<Option<OperationType>, ServerError> {
+    let introspection_allowed =
+        limits.introspection && request.introspection_mode != IntrospectionMode::Disabled;
+    // Taken out for the duration of the check because the parsed document
+    // borrows the request mutably.
+    let variables = std::mem::take(&mut request.variables);
+    let operation_name = request.operation_name.take();
+    let result = match request.parsed_query() {
+        Ok(doc) => check_document(
+            limits,
+            doc,
+            operation_name.as_deref(),
+            &variables,
+            introspection_allowed,
+        )
+        .map_err(LimitError::into_server_error),
+        Err(err) => Err(classify_parse_error(err, Some(limits))),
+    };
+    request.variables = variables;
+    request.operation_name = operation_name;
+    result
+}
+
+/// Checks a parsed document: introspection, depth (fields, and selections
+/// with fragments), expanded size, aliases, root fields of the operation
+/// named `operation_name`, and page sizes. The first limit exceeded wins.
+pub fn check_document(
+    limits: &Limits,
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+    introspection_allowed: bool,
+) -> Result<Option<OperationType>, LimitError> {
+    let mut introspection_used = false;
+    let mut aliases = 0usize;
+    let mut page_size: Option<(String, u64)> = None;
+    let selected = select_operation(doc, operation_name).ok();
+    for_each_field(doc, &mut |field| {
+        let name = field.name.node.as_str();
+        if name == "__schema" || name == "__type" {
+            introspection_used = true;
+        }
+        if field.alias.is_some() {
+            aliases += 1;
+        }
+        if page_size.is_none() {
+            page_size = oversized_page(field, limits.max_page_size, variables, doc, selected);
+        }
+    });
+    if introspection_used && !introspection_allowed {
+        return Err(LimitError::IntrospectionDisabled);
+    }
+
+    let mut shapes = ShapeWalker::new(doc, limits.recursion_limit());
+    let mut shape = Shape::default();
+    for (_, operation) in doc.operations.iter() {
+        shape = shape.max(shapes.selection_set(&operation.node.selection_set.node)?);
+    }
+    if shape.nesting > limits.recursion_limit() {
+        return Err(LimitError::RecursionDepth {
+            max: limits.recursion_limit(),
+        });
+    }
+    if shape.depth > limits.max_depth {
+        return Err(LimitError::Depth {
+            actual: shape.depth,
+            max: limits.max_depth,
+        });
+    }
+    if shape.introspection_depth > limits.introspection_depth() {
+        return Err(LimitError::Depth {
+            actual: shape.introspection_depth,
+            max: limits.introspection_depth(),
+        });
+    }
+    // Every field costs at least 1 unless a page multiplies it by 0, so more
+    // expanded fields than the maximum complexity is over the limit in all
+    // but that corner; checking it here keeps async-graphql's visitors,
+    // which expand fragments without memoization, away from huge documents.
+    if shape.fields > limits.max_complexity {
+        return Err(LimitError::Complexity {
+            max: limits.max_complexity,
+        });
+    }
+
+    if aliases > limits.max_aliases {
+        return Err(LimitError::Aliases {
+            actual: aliases,
+            max: limits.max_aliases,
+        });
+    }
+    if let Some(operation) = selected {
+        let root_fields = count_root_fields(doc, &operation.node.selection_set.node);
+        if root_fields > limits.max_root_fields {
+            return Err(LimitError::RootFields {
+                actual: root_fields,
+                max: limits.max_root_fields,
+            });
+        }
+    }
+    if let Some((argument, actual)) = page_size {
+        return Err(LimitError::PageSize {
+            argument,
+            actual,
+            max: limits.max_page_size,
+        });
+    }
+    Ok(selected.map(|op| op.node.ty))
+}
+
+/// The operation a request runs, as async-graphql chooses it; the error is
+/// async-graphql's message for a document that names none unambiguously.
+fn select_operation<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Result<&'a Positioned<OperationDefinition>, String> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), None) => Ok(op),
+        (DocumentOperations::Multiple(ops), None) => match ops.len() {
+            1 => ops.values().next().ok_or_else(name_required),
+            _ => Err(name_required()),
+        },
+        (DocumentOperations::Single(_), Some(name)) => {
+            Err(format!(r#"Unknown operation named "{name}""#))
+        }
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .get(name)
+            .ok_or_else(|| format!(r#"Unknown operation named "{name}""#)),
+    }
+}
+
+fn name_required() -> String {
+    "Operation name required in request.".to_string()
+}
+
+/// Calls `f` on every field written in the document (operations and
+/// fragment definitions, fragments not expanded).
+fn for_each_field<'a>(doc: &'a ExecutableDocument, f: &mut impl FnMut(&'a Field)) {
+    fn walk<'a>(set: &'a SelectionSet, f: &mut impl FnMut(&'a Field)) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    f(&field.node);
+                    walk(&field.node.selection_set.node, f);
+                }
+                Selection::InlineFragment(inline) => walk(&inline.node.selection_set.node, f),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    for (_, operation) in doc.operations.iter() {
+        walk(&operation.node.selection_set.node, f);
+    }
+    for fragment in doc.fragments.values() {
+        walk(&fragment.node.selection_set.node, f);
+    }
+}
+
+/// The first `first`/`last` argument of `field` above `max`, resolving
+/// variables from the request, else from the operation's defaults.
+fn oversized_page(
+    field: &Field,
+    max: usize,
+    variables: &Variables,
+    doc: &ExecutableDocument,
+    selected: Option<&Positioned<OperationDefinition>>,
+) -> Option<(String, u64)> {
+    let max = u64::try_from(max).unwrap_or(u64::MAX);
+    field.arguments.iter().find_map(|(name, value)| {
+        let name = name.node.as_str();
+        if !PAGE_SIZE_ARGUMENTS.contains(&name) {
+            return None;
+        }
+        let value = value
+            .node
+            .clone()
+            .into_const_with(|var| variable_value(&var, variables, doc, selected).ok_or(()))
+            .ok()?;
+        match value {
+            // Negative and non-integer sizes are the resolvers' BAD_USER_INPUT.
+            Value::Number(n) => n
+                .as_u64()
+                .filter(|n| *n > max)
+                .map(|n| (name.to_string(), n)),
+            _ => None,
+        }
+    })
+}
+
+fn variable_value(
+    name: &str,
+    variables: &Variables,
+    doc: &ExecutableDocument,
+    selected: Option<&Positioned<OperationDefinition>>,
+) -> Option<Value> {
+    if let Some(value) = variables.get(name) {
+        return Some(value.clone());
+    }
+    let default_in = |op: &Positioned<OperationDefinition>| {
+        op.node
+            .variable_definitions
+            .iter()
+            .find(|def| def.node.name.node.as_str() == name)
+            .and_then(|def| def.node.default_value.as_ref())
+            .map(|value| value.node.clone())
+    };
+    match selected {
+        Some(op) => default_in(op),
+        None => doc.operations.iter().find_map(|(_, op)| default_in(op)),
+    }
+}
+
+/// Distinct response keys at the root of an operation, through fragment
+/// spreads and inline fragments (each fragment looked at once: a second
+/// spread adds the same keys).
+fn count_root_fields(doc: &ExecutableDocument, root: &SelectionSet) -> usize {
+    fn collect<'a>(
+        doc: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        keys: &mut HashSet<&'a str>,
+        seen: &mut HashSet<&'a str>,
+    ) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let key = field.node.alias.as_ref().unwrap_or(&field.node.name);
+                    keys.insert(key.node.as_str());
+                }
+                Selection::InlineFragment(inline) => {
+                    collect(doc, &inline.node.selection_set.node, keys, seen)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if seen.insert(name) {
+                        if let Some(fragment) = doc.fragments.get(name) {
+                            collect(doc, &fragment.node.selection_set.node, keys, seen);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut keys = HashSet::new();
+    collect(doc, root, &mut keys, &mut HashSet::new());
+    keys.len()
+}
+
+/// The size of a selection set with its fragments expanded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Shape {
+    /// Field depth outside introspection (leaves count).
+    depth: usize,
+    /// Field depth of `__schema`/`__type` subtrees.
+    introspection_depth: usize,
+    /// Nesting of selection sets, spreads and inline fragments, counted as
+    /// async-graphql's recursive-depth check counts it.
+    nesting: usize,
+    /// Fields after expanding every fragment spread (saturating).
+    fields: usize,
+}
+
+impl Shape {
+    fn max(self, other: Shape) -> Shape {
+        Shape {
+            depth: self.depth.max(other.depth),
+            introspection_depth: self.introspection_depth.max(other.introspection_depth),
+            nesting: self.nesting.max(other.nesting),
+            fields: self.fields.max(other.fields),
+        }
+    }
+}
+
+/// Measures selection sets, each fragment once (memoized), with the stack
+/// bounded by the recursion limit.
+struct ShapeWalker<'a> {
+    doc: &'a ExecutableDocument,
+    memo: HashMap<&'a str, Shape>,
+    in_progress: HashSet<&'a str>,
+    recursion_limit: usize,
+    height: usize,
+}
+
+impl<'a> ShapeWalker<'a> {
+    fn new(doc: &'a ExecutableDocument, recursion_limit: usize) -> Self {
+        ShapeWalker {
+            doc,
+            memo: HashMap::new(),
+            in_progress: HashSet::new(),
+            recursion_limit,
+            height: 0,
+        }
+    }
+
+    fn selection_set(&mut self, set: &'a SelectionSet) -> Result<Shape, LimitError> {
+        let mut shape = Shape::default();
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    let child_set = &field.node.selection_set.node;
+                    let (child, nesting) = if child_set.items.is_empty() {
+                        (Shape::default(), 0)
+                    } else {
+                        let child = self.nested(child_set)?;
+                        (child, child.nesting + 1)
+                    };
+                    let name = field.node.name.node.as_str();
+                    if name == "__schema" || name == "__type" {
+                        let below = child.depth.max(child.introspection_depth);
+                        shape.introspection_depth = shape.introspection_depth.max(below + 1);
+                    } else {
+                        shape.depth = shape.depth.max(child.depth + 1);
+                        if child.introspection_depth > 0 {
+                            shape.introspection_depth =
+                                shape.introspection_depth.max(child.introspection_depth + 1);
+                        }
+                    }
+                    shape.nesting = shape.nesting.max(nesting);
+                    shape.fields = shape.fields.saturating_add(1).saturating_add(child.fields);
+                }
+                Selection::InlineFragment(inline) => {
+                    let child = self.nested(&inline.node.selection_set.node)?;
+                    shape = merge_fragment(shape, child);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let child = self.fragment(spread.node.fragment_name.node.as_str())?;
+                    shape = merge_fragment(shape, child);
+                }
+            }
+        }
+        Ok(shape)
+    }
+
+    fn nested(&mut self, set: &'a SelectionSet) -> Result<Shape, LimitError> {
+        self.height += 1;
+        if self.height > self.recursion_limit {
+            return Err(LimitError::RecursionDepth {
+                max: self.recursion_limit,
+            });
+        }
+        let shape = self.selection_set(set);
+        self.height -= 1;
+        shape
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Result<Shape, LimitError> {
+        if let Some(shape) = self.memo.get(name) {
+            return Ok(*shape);
+        }
+        // An unknown fragment is the validator's to report.
+        let Some(fragment) = self.doc.fragments.get(name) else {
+            return Ok(Shape::default());
+        };
+        if !self.in_progress.insert(name) {
+            return Err(LimitError::FragmentCycle {
+                fragment: name.to_string(),
+            });
+        }
+        let shape = self.nested(&fragment.node.selection_set.node)?;
+        self.in_progress.remove(name);
+        self.memo.insert(name, shape);
+        Ok(shape)
+    }
+}
+
+/// A spread or inline fragment adds one nesting level and its fields.
+fn merge_fragment(shape: Shape, child: Shape) -> Shape {
+    Shape {
+        depth: shape.depth.max(child.depth),
+        introspection_depth: shape.introspection_depth.max(child.introspection_depth),
+        nesting: shape.nesting.max(child.nesting + 1),
+        fields: shape.fields.saturating_add(child.fields),
+    }
+}
+
+/// Enforces the document limits of a [`Limits`] before any resolver runs
+/// (see the module documentation). Installed by [`Limits::apply`].
+pub struct LimitsExtension {
+    limits: Arc<Limits>,
+}
+
+impl LimitsExtension {
+    /// The extension for `limits`.
+    pub fn new(limits: Limits) -> Self {
+        LimitsExtension {
+            limits: Arc::new(limits),
+        }
+    }
+}
+
+impl ExtensionFactory for LimitsExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LimitsCheck {
+            limits: self.limits.clone(),
+        })
+    }
+}
+
+struct LimitsCheck {
+    limits: Arc<Limits>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for LimitsCheck {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        check_request(&self.limits, &mut request)?;
+        next.run(ctx, request).await
+    }
+}
+
+/// Gives every error lacking `extensions.code` one (see the module
+/// documentation). Installed by [`Limits::apply`]; reads the maxima for its
+/// `LIMIT_EXCEEDED` errors from the schema's [`Limits`] data.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension::default())
+    }
+}
+
+/// One per request (async-graphql creates extensions per request), so the
+/// state is the request's.
+#[derive(Default)]
+struct ErrorCodesExtension {
+    state: Mutex<RequestState>,
+}
+
+#[derive(Default)]
+struct RequestState {
+    operation_name: Option<String>,
+    /// The operation the document selects, or why it selects none.
+    selection: Option<Result<OperationType, String>>,
+}
+
+impl ErrorCodesExtension {
+    fn state(&self) -> std::sync::MutexGuard<'_, RequestState> {
+        // Plain data, consistent even if a holder panicked.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let subscription = matches!(
+            self.state().selection,
+            Some(Ok(OperationType::Subscription))
+        );
+        finish_errors(&mut response.errors, subscription);
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream)
+            .map(|mut response| {
+                finish_errors(&mut response.errors, false);
+                response
+            })
+            .boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.state().operation_name = request.operation_name.clone();
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<async_graphql::parser::types::ExecutableDocument> {
+        match next.run(ctx, query, variables).await {
+            Ok(doc) => {
+                let mut state = self.state();
+                let selection =
+                    select_operation(&doc, state.operation_name.as_deref()).map(|op| op.node.ty);
+                state.selection = Some(selection);
+                Ok(doc)
+            }
+            Err(err) => Err(classify_parse_error(err, ctx.data_opt::<Limits>())),
+        }
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let limits = ctx.data_opt::<Limits>();
+        let result = next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|err| classify_validation_error(err, limits))
+                .collect::<Vec<_>>()
+        })?;
+        // async-graphql reports an unselectable operation after validation,
+        // without a code; report it here, with one.
+        if let Some(Err(message)) = &self.state().selection {
+            return Err(vec![with_code(
+                ServerError::new(message.clone(), None),
+                GRAPHQL_VALIDATION_FAILED,
+            )]);
+        }
+        Ok(result)
+    }
+}
+
+/// The `extensions.code` of an error, if it has one.
+pub fn error_code(err: &ServerError) -> Option<&str> {
+    match err.extensions.as_ref()?.get("code")? {
+        Value::String(code) => Some(code.as_str()),
+        _ => None,
+    }
+}
+
+fn with_code(mut err: ServerError, code: &str) -> ServerError {
+    err.extensions
+        .get_or_insert_with(ErrorExtensionValues::default)
+        .set("code", code);
+    err
+}
+
+fn limit_error(err: ServerError, limit: LimitError) -> ServerError {
+    let mut coded = limit.into_server_error();
+    coded.locations = err.locations;
+    coded
+}
+
+/// Errors of the parse stage, which also runs async-graphql's recursive
+/// depth and directive-count checks.
+fn classify_parse_error(err: ServerError, limits: Option<&Limits>) -> ServerError {
+    if error_code(&err).is_some() {
+        return err;
+    }
+    if err
+        .message
+        .starts_with("The recursion depth of the query cannot be greater than")
+    {
+        let max = limits.map_or(32, Limits::recursion_limit);
+        return limit_error(err, LimitError::RecursionDepth { max });
+    }
+    with_code(err, GRAPHQL_PARSE_FAILED)
+}
+
+/// Errors of the validation stage; async-graphql's own limit errors carry
+/// fixed messages (pinned by the tests).
+fn classify_validation_error(err: ServerError, limits: Option<&Limits>) -> ServerError {
+    if error_code(&err).is_some() {
+        return err;
+    }
+    let limits = limits.cloned().unwrap_or_default();
+    match err.message.as_str() {
+        "Query is too complex." => limit_error(
+            err,
+            LimitError::Complexity {
+                max: limits.max_complexity,
+            },
+        ),
+        "Query is nested too deep." => limit_error(
+            err,
+            LimitError::DepthUnmeasured {
+                max: limits.introspection_depth(),
+            },
+        ),
+        _ => with_code(err, GRAPHQL_VALIDATION_FAILED),
+    }
+}
+
+/// Whether a message is one of async-graphql's input-coercion messages
+/// (`InputValueError`): an argument or variable that is not a valid value of
+/// its type, which is the client's mistake, not ours.
+fn is_input_value_error(message: &str) -> bool {
+    message.starts_with("Failed to parse \"") || message.starts_with("Expected input type \"")
+}
+
+/// The last pass over a response's errors: every error without a code gets
+/// one, and code-less errors that are not the client's are masked.
+fn finish_errors(errors: &mut [ServerError], subscription_over_http: bool) {
+    for err in errors.iter_mut() {
+        if error_code(err).is_some() {
+            continue;
+        }
+        if subscription_over_http && err.path.is_empty() {
+            // "Subscriptions are not supported on this transport."
+            let coded = with_code(err.clone(), GRAPHQL_VALIDATION_FAILED);
+            *err = coded;
+        } else if is_input_value_error(&err.message) {
+            let coded = with_code(err.clone(), BAD_USER_INPUT);
+            *err = coded;
+        } else {
+            tracing::error!(
+                error.message = %err.message,
+                error.path = ?err.path,
+                "internal error in a GraphQL operation"
+            );
+            err.message = INTERNAL_MESSAGE.to_string();
+            let mut ext = ErrorExtensionValues::default();
+            ext.set("code", INTERNAL);
+            err.extensions = Some(ext);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::futures_util::stream::{self, Stream};
+    use async_graphql::{
+        Context, EmptyMutation, ErrorExtensions, Object, Schema, Subscription, Variables,
+    };
+    use clap::Parser;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts resolver calls, to prove a refused request ran none.
+    #[derive(Default)]
+    struct Calls(AtomicUsize);
+
+    fn tick(ctx: &Context<'_>) {
+        ctx.data_unchecked::<Arc<Calls>>()
+            .0
+            .fetch_add(1, Ordering::SeqCst);
+    }
+
+    struct Node(u32);
+
+    #[Object]
+    impl Node {
+        async fn id(&self, ctx: &Context<'_>) -> u32 {
+            tick(ctx);
+            self.0
+        }
+        async fn child(&self) -> Node {
+            Node(self.0 + 1)
+        }
+    }
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn hello(&self, ctx: &Context<'_>) -> &str {
+            tick(ctx);
+            "hi"
+        }
+        async fn a(&self) -> i32 {
+            1
+        }
+        async fn b(&self) -> i32 {
+            2
+        }
+        async fn c(&self) -> i32 {
+            3
+        }
+        async fn node(&self) -> Node {
+            Node(0)
+        }
+        /// A connection-like list: its cost is the page size times the
+        /// cost of one item.
+        #[graphql(complexity = "first.unwrap_or(10).max(0) as usize * child_complexity")]
+        async fn items(&self, first: Option<i32>) -> Vec<Node> {
+            (0..first.unwrap_or(10).max(0) as u32).map(Node).collect()
+        }
+        async fn fail_plain(&self) -> async_graphql::Result<Option<i32>> {
+            Err(async_graphql::Error::new(
+                "relation \"lift.secret_table\" does not exist",
+            ))
+        }
+        async fn fail_coded(&self) -> async_graphql::Result<Option<i32>> {
+            Err(async_graphql::Error::new("session not found")
+                .extend_with(|_, e| e.set("code", "NOT_FOUND")))
+        }
+        async fn echo_id(&self, id: uuid::Uuid) -> String {
+            id.to_string()
+        }
+    }
+
+    struct SubscriptionRoot;
+
+    #[Subscription]
+    impl SubscriptionRoot {
+        async fn ticks(&self) -> impl Stream<Item = async_graphql::Result<i32>> {
+            stream::iter(vec![
+                Ok(1),
+                Err(async_graphql::Error::new(
+                    "listener socket closed: 10.0.0.7",
+                )),
+            ])
+        }
+    }
+
+    type TestSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
+
+    fn schema(limits: &Limits) -> (TestSchema, Arc<Calls>) {
+        let calls = Arc::new(Calls::default());
+        let schema = limits
+            .apply(Schema::build(Query, EmptyMutation, SubscriptionRoot))
+            .data(calls.clone())
+            .finish();
+        (schema, calls)
+    }
+
+    async fn run(limits: &Limits, query: &str) -> Response {
+        schema(limits).0.execute(query).await
+    }
+
+    fn ext<'a>(err: &'a ServerError, key: &str) -> Option<&'a Value> {
+        err.extensions.as_ref()?.get(key)
+    }
+
+    /// Asserts a single LIMIT_EXCEEDED error for `limit` with `max`.
+    fn assert_limit(resp: &Response, limit: &str, max: u64) {
+        assert_eq!(resp.errors.len(), 1, "errors: {:?}", resp.errors);
+        let err = &resp.errors[0];
+        assert_eq!(error_code(err), Some(LIMIT_EXCEEDED), "{err:?}");
+        assert_eq!(ext(err, "limit"), Some(&Value::from(limit)), "{err:?}");
+        assert_eq!(ext(err, "max"), Some(&Value::from(max)), "{err:?}");
+    }
+
+    fn assert_ok(resp: &Response) {
+        assert!(resp.errors.is_empty(), "errors: {:?}", resp.errors);
+    }
+
+    fn nested_nodes(levels: usize) -> String {
+        // `node` is level 1 and `id` the last level.
+        let mut q = String::from("{ node { ");
+        for _ in 2..levels {
+            q.push_str("child { ");
+        }
+        q.push_str("id");
+        for _ in 1..levels {
+            q.push_str(" }");
+        }
+        q.push_str(" }");
+        q
+    }
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        limits: Limits,
+    }
+
+    #[test]
+    fn flag_defaults_match_default() {
+        let cli = Cli::try_parse_from(["gateway"]).expect("parse");
+        assert_eq!(cli.limits, Limits::default());
+        let cli = Cli::try_parse_from(["gateway", "--introspection", "false", "--max-depth", "7"])
+            .expect("parse");
+        assert!(!cli.limits.introspection);
+        assert_eq!(cli.limits.max_depth, 7);
+    }
+
+    #[tokio::test]
+    async fn depth_passes_at_max_and_trips_above() {
+        let limits = Limits {
+            max_depth: 4,
+            ..Limits::default()
+        };
+        let (schema, calls) = schema(&limits);
+        assert_ok(&schema.execute(nested_nodes(4)).await);
+        let resp = schema.execute(nested_nodes(5)).await;
+        assert_limit(&resp, "depth", 4);
+        assert!(resp.errors[0].message.contains("5 fields deep"));
+        // Fragments count toward depth.
+        let resp = schema
+            .execute("{ node { ...F } } fragment F on Node { child { child { child { id } } } }")
+            .await;
+        assert_limit(&resp, "depth", 4);
+        assert_eq!(
+            calls.0.load(Ordering::SeqCst),
+            1,
+            "only the passing query ran"
+        );
+    }
+
+    #[tokio::test]
+    async fn default_depth_allows_graphiql_introspection() {
+        let resp = run(&Limits::default(), INTROSPECTION_QUERY).await;
+        assert_ok(&resp);
+        let json = serde_json::to_value(&resp.data).expect("json");
+        assert!(json["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()));
+        // The same depth outside introspection is refused.
+        let resp = run(&Limits::default(), &nested_nodes(13)).await;
+        assert_limit(&resp, "depth", 12);
+    }
+
+    #[test]
+    fn graphiql_introspection_is_13_deep() {
+        let doc = async_graphql::parser::parse_query(INTROSPECTION_QUERY).expect("parse");
+        let op = select_operation(&doc, None).expect("one operation");
+        let shape = ShapeWalker::new(&doc, 32)
+            .selection_set(&op.node.selection_set.node)
+            .expect("measured");
+        assert_eq!(shape.introspection_depth, 13);
+        assert_eq!(shape.depth, 0);
+        assert!(shape.introspection_depth <= INTROSPECTION_MIN_DEPTH);
+        assert!(shape.nesting <= Limits::default().recursion_limit());
+    }
+
+    #[tokio::test]
+    async fn builtin_depth_and_complexity_errors_get_codes() {
+        // Without LimitsExtension, async-graphql's own checks fire; their
+        // fixed messages must still map to LIMIT_EXCEEDED.
+        let limits = Limits::default();
+        let schema = Schema::build(Query, EmptyMutation, SubscriptionRoot)
+            .limit_depth(2)
+            .limit_complexity(3)
+            .limit_recursive_depth(3)
+            .data(limits.clone())
+            .data(Arc::new(Calls::default()))
+            .extension(ErrorCodes)
+            .finish();
+        let resp = schema.execute("{ node { child { id } } }").await;
+        assert_limit(&resp, "depth", limits.introspection_depth() as u64);
+        let resp = schema.execute("{ items(first: 4) { id } }").await;
+        assert_limit(&resp, "complexity", limits.max_complexity as u64);
+        let resp = schema
+            .execute("{ node { child { child { child { id } } } } }")
+            .await;
+        assert_limit(&resp, "recursion_depth", limits.recursion_limit() as u64);
+    }
+
+    #[tokio::test]
+    async fn complexity_counts_page_sizes() {
+        let limits = Limits {
+            max_complexity: 20,
+            ..Limits::default()
+        };
+        let (schema, calls) = schema(&limits);
+        assert_ok(&schema.execute("{ items(first: 20) { id } }").await);
+        assert_eq!(calls.0.load(Ordering::SeqCst), 20);
+        let resp = schema.execute("{ items(first: 21) { id } }").await;
+        assert_limit(&resp, "complexity", 20);
+        let resp = schema
+            .execute(
+                Request::new("query($n: Int) { items(first: $n) { id } }")
+                    .variables(Variables::from_json(serde_json::json!({"n": 21}))),
+            )
+            .await;
+        assert_limit(&resp, "complexity", 20);
+        assert_eq!(
+            calls.0.load(Ordering::SeqCst),
+            20,
+            "refused queries ran nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn fragment_bomb_is_refused_quickly() {
+        // F0 spreads F1 four times, F1 spreads F2 four times, ...: 4^24
+        // fields once expanded, a few hundred bytes written.
+        let mut q = String::from("{ ...F0 }\n");
+        for i in 0..24 {
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{n} ...F{n} ...F{n} ...F{n} }}\n",
+                n = i + 1
+            ));
+        }
+        q.push_str("fragment F24 on Query { hello }\n");
+        let started = std::time::Instant::now();
+        let resp = run(&Limits::default(), &q).await;
+        assert_limit(&resp, "complexity", 5000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn fragment_cycles_and_deep_fragment_chains_are_refused() {
+        let resp = run(
+            &Limits::default(),
+            "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }",
+        )
+        .await;
+        assert_eq!(resp.errors.len(), 1);
+        assert_eq!(error_code(&resp.errors[0]), Some(GRAPHQL_VALIDATION_FAILED));
+        assert!(resp.errors[0].message.contains("spreads itself"));
+
+        let mut q = String::from("{ ...F0 }\n");
+        for i in 0..40 {
+            q.push_str(&format!("fragment F{i} on Query {{ ...F{} }}\n", i + 1));
+        }
+        q.push_str("fragment F40 on Query { hello }\n");
+        let resp = run(&Limits::default(), &q).await;
+        assert_limit(&resp, "recursion_depth", 32);
+    }
+
+    #[tokio::test]
+    async fn aliases_pass_at_max_and_trip_above() {
+        let limits = Limits {
+            max_aliases: 3,
+            ..Limits::default()
+        };
+        assert_ok(&run(&limits, "{ x: hello y: hello z: hello }").await);
+        let resp = run(&limits, "{ x: hello y: hello z: hello w: hello }").await;
+        assert_limit(&resp, "aliases", 3);
+        // Aliases in fragments count, nested ones too.
+        let resp = run(
+            &limits,
+            "{ x: hello ...F } fragment F on Query { y: hello n: node { i: id } }",
+        )
+        .await;
+        assert_limit(&resp, "aliases", 3);
+    }
+
+    #[tokio::test]
+    async fn root_fields_pass_at_max_and_trip_above() {
+        let limits = Limits {
+            max_root_fields: 3,
+            ..Limits::default()
+        };
+        assert_ok(&run(&limits, "{ a b c }").await);
+        // The same field twice is one root field.
+        assert_ok(&run(&limits, "{ a b c a ...F } fragment F on Query { b }").await);
+        assert_limit(&run(&limits, "{ a b c hello }").await, "root_fields", 3);
+        // Through a fragment spread and an inline fragment.
+        let resp = run(
+            &limits,
+            "{ a ...F ... on Query { c } } fragment F on Query { b hello }",
+        )
+        .await;
+        assert_limit(&resp, "root_fields", 3);
+        // Only the executed operation counts.
+        let resp = schema(&limits)
+            .0
+            .execute(
+                Request::new("query Small { a } query Big { a b c hello }").operation_name("Small"),
+            )
+            .await;
+        assert_ok(&resp);
+    }
+
+    #[tokio::test]
+    async fn page_size_passes_at_max_and_trips_above() {
+        let limits = Limits {
+            max_page_size: 5,
+            ..Limits::default()
+        };
+        let (schema, calls) = schema(&limits);
+        assert_ok(&schema.execute("{ items(first: 5) { id } }").await);
+        let resp = schema.execute("{ items(first: 6) { id } }").await;
+        assert_limit(&resp, "page_size", 5);
+        assert!(resp.errors[0].message.contains("first: 6"));
+        let resp = schema
+            .execute(
+                Request::new("query($n: Int) { items(first: $n) { id } }")
+                    .variables(Variables::from_json(serde_json::json!({"n": 6}))),
+            )
+            .await;
+        assert_limit(&resp, "page_size", 5);
+        // A variable's default counts when the request does not set it.
+        let resp = schema
+            .execute("query($n: Int = 50) { items(first: $n) { id } }")
+            .await;
+        assert_limit(&resp, "page_size", 5);
+        assert_eq!(calls.0.load(Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn batch_passes_at_max_and_trips_above() {
+        let limits = Limits {
+            max_batch: 2,
+            ..Limits::default()
+        };
+        let batch = |n: usize| BatchRequest::Batch((0..n).map(|_| Request::new("{ a }")).collect());
+        assert!(check_batch(&limits, &batch(2)).is_ok());
+        assert!(check_batch(&limits, &BatchRequest::Single(Request::new("{ a }"))).is_ok());
+        let err = check_batch(&limits, &batch(3)).expect_err("over the limit");
+        assert_eq!(error_code(&err), Some(LIMIT_EXCEEDED));
+        assert_eq!(ext(&err, "limit"), Some(&Value::from("batch")));
+        assert_eq!(ext(&err, "max"), Some(&Value::from(2u64)));
+    }
+
+    #[tokio::test]
+    async fn introspection_can_be_switched_off() {
+        let limits = Limits {
+            introspection: false,
+            ..Limits::default()
+        };
+        for query in [
+            "{ __schema { queryType { name } } }",
+            r#"{ __type(name: "Query") { name } }"#,
+            "{ hello ...F } fragment F on Query { __schema { types { name } } }",
+        ] {
+            let resp = run(&limits, query).await;
+            assert_eq!(resp.errors.len(), 1, "{query}: {:?}", resp.errors);
+            assert_eq!(error_code(&resp.errors[0]), Some(GRAPHQL_VALIDATION_FAILED));
+            assert_eq!(resp.errors[0].message, "introspection is disabled");
+        }
+        // `__typename` is not introspection of the schema.
+        assert_ok(&run(&limits, "{ __typename hello }").await);
+        // Per-request switch-off is honoured too.
+        let resp = schema(&Limits::default())
+            .0
+            .execute(Request::new("{ __schema { queryType { name } } }").disable_introspection())
+            .await;
+        assert_eq!(resp.errors[0].message, "introspection is disabled");
+    }
+
+    #[tokio::test]
+    async fn builtin_disabled_introspection_is_silent_hence_our_check() {
+        // async-graphql alone answers `__schema: null` with no error at all
+        // when introspection is off: a client could not tell why. This pins
+        // that behaviour; `introspection_can_be_switched_off` shows ours.
+        let schema = Schema::build(Query, EmptyMutation, SubscriptionRoot)
+            .disable_introspection()
+            .data(Arc::new(Calls::default()))
+            .finish();
+        let resp = schema.execute("{ __schema { queryType { name } } }").await;
+        assert!(resp.errors.is_empty(), "{:?}", resp.errors);
+        let json = serde_json::to_value(&resp.data).expect("json");
+        assert!(json["__schema"].is_null(), "{json}");
+    }
+
+    #[tokio::test]
+    async fn parse_and_validation_errors_get_codes() {
+        let limits = Limits::default();
+        let resp = run(&limits, "{ hello ").await;
+        assert_eq!(error_code(&resp.errors[0]), Some(GRAPHQL_PARSE_FAILED));
+        let resp = run(&limits, "{ nope }").await;
+        assert_eq!(error_code(&resp.errors[0]), Some(GRAPHQL_VALIDATION_FAILED));
+        assert!(resp.errors[0].message.contains("nope"));
+        let resp = run(&limits, "query A { a } query B { b }").await;
+        assert_eq!(error_code(&resp.errors[0]), Some(GRAPHQL_VALIDATION_FAILED));
+        assert_eq!(
+            resp.errors[0].message,
+            "Operation name required in request."
+        );
+        let resp = schema(&limits)
+            .0
+            .execute(Request::new("query A { a }").operation_name("Z"))
+            .await;
+        assert_eq!(error_code(&resp.errors[0]), Some(GRAPHQL_VALIDATION_FAILED));
+        assert!(resp.errors[0].message.contains("Unknown operation"));
+        let resp = run(&limits, "subscription { ticks }").await;
+        assert_eq!(error_code(&resp.errors[0]), Some(GRAPHQL_VALIDATION_FAILED));
+    }
+
+    #[tokio::test]
+    async fn codeless_resolver_errors_are_masked_coded_ones_kept() {
+        let resp = run(&Limits::default(), "{ a failPlain failCoded }").await;
+        assert_eq!(resp.errors.len(), 2, "{:?}", resp.errors);
+        let plain = resp
+            .errors
+            .iter()
+            .find(|e| e.path == vec![async_graphql::PathSegment::Field("failPlain".into())])
+            .expect("failPlain error");
+        assert_eq!(error_code(plain), Some(INTERNAL));
+        assert_eq!(plain.message, INTERNAL_MESSAGE);
+        let coded = resp
+            .errors
+            .iter()
+            .find(|e| e.path == vec![async_graphql::PathSegment::Field("failCoded".into())])
+            .expect("failCoded error");
+        assert_eq!(error_code(coded), Some("NOT_FOUND"));
+        assert_eq!(coded.message, "session not found");
+        let body = serde_json::to_string(&resp).expect("json");
+        assert!(!body.contains("secret_table"), "{body}");
+        assert_eq!(serde_json::to_value(&resp.data).expect("json")["a"], 1);
+    }
+
+    #[tokio::test]
+    async fn bad_argument_values_are_bad_user_input() {
+        let resp = schema(&Limits::default())
+            .0
+            .execute(
+                Request::new("query($id: UUID!) { echoId(id: $id) }").variables(
+                    Variables::from_json(serde_json::json!({"id": "not-a-uuid"})),
+                ),
+            )
+            .await;
+        assert_eq!(resp.errors.len(), 1, "{:?}", resp.errors);
+        // async-graphql reads variables when the resolver runs, so this is
+        // a code-less resolver error that must not be masked as INTERNAL.
+        assert_eq!(error_code(&resp.errors[0]), Some(BAD_USER_INPUT));
+        assert!(
+            resp.errors[0].message.contains("UUID"),
+            "{:?}",
+            resp.errors[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn subscription_stream_errors_are_masked() {
+        let (schema, _) = schema(&Limits::default());
+        let responses: Vec<Response> = schema
+            .execute_stream("subscription { ticks }")
+            .collect()
+            .await;
+        assert_eq!(responses.len(), 2, "{responses:?}");
+        assert!(responses[0].errors.is_empty());
+        assert_eq!(error_code(&responses[1].errors[0]), Some(INTERNAL));
+        assert_eq!(responses[1].errors[0].message, INTERNAL_MESSAGE);
+        // Limits apply to subscriptions as well.
+        let limits = Limits {
+            max_aliases: 0,
+            ..Limits::default()
+        };
+        let (schema, _) = self::schema(&limits);
+        let responses: Vec<Response> = schema
+            .execute_stream("subscription { t: ticks }")
+            .collect()
+            .await;
+        assert_limit(&responses[0], "aliases", 0);
+    }
+
+    #[test]
+    fn check_request_parses_once_and_reports_operation_type() {
+        let limits = Limits::default();
+        let mut request = Request::new("subscription S { ticks }").operation_name("S");
+        assert_eq!(
+            check_request(&limits, &mut request).expect("ok"),
+            Some(OperationType::Subscription)
+        );
+        // The request is handed back intact.
+        assert_eq!(request.operation_name.as_deref(), Some("S"));
+        let mut bad = Request::new("{ a");
+        let err = check_request(&limits, &mut bad).expect_err("parse error");
+        assert_eq!(error_code(&err), Some(GRAPHQL_PARSE_FAILED));
+    }
+
+    /// graphql-js 16's `getIntrospectionQuery({ descriptions: true,
+    /// specifiedByUrl: true, directiveIsRepeatable: true,
+    /// schemaDescription: true, inputValueDeprecation: true })`, what
+    /// GraphiQL sends.
+    const INTROSPECTION_QUERY: &str = r#"
+    query IntrospectionQuery {
+      __schema {
+        description
+        queryType { name }
+        mutationType { name }
+        subscriptionType { name }
+        types { ...FullType }
+        directives {
+          name
+          description
+          isRepeatable
+          locations
+          args(includeDeprecated: true) { ...InputValue }
+        }
+      }
+    }
+    fragment FullType on __Type {
+      kind
+      name
+      description
+      specifiedByURL
+      fields(includeDeprecated: true) {
+        name
+        description
+        args(includeDeprecated: true) { ...InputValue }
+        type { ...TypeRef }
+        isDeprecated
+        deprecationReason
+      }
+      inputFields(includeDeprecated: true) { ...InputValue }
+      interfaces { ...TypeRef }
+      enumValues(includeDeprecated: true) {
+        name
+        description
+        isDeprecated
+        deprecationReason
+      }
+      possibleTypes { ...TypeRef }
+    }
+    fragment InputValue on __InputValue {
+      name
+      description
+      type { ...TypeRef }
+      defaultValue
+      isDeprecated
+      deprecationReason
+    }
+    fragment TypeRef on __Type {
+      kind
+      name
+      ofType {
+        kind
+        name
+        ofType {
+          kind
+          name
+          ofType {
+            kind
+            name
+            ofType {
+              kind
+              name
+              ofType {
+                kind
+                name
+                ofType {
+                  kind
+                  name
+                  ofType {
+                    kind
+                    name
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    "#;
+}

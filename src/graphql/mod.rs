@@ -1,0 +1,67 @@
+//! The GraphQL layer: schema assembly from one module per domain (each with
+//! its types, queries, mutations and loaders side by side), and the shared
+//! pieces they use: request context, errors, filters, pagination, limits.
+
+pub mod builder;
+pub mod context;
+pub mod error;
+pub mod filter;
+pub mod limits;
+pub mod lift;
+pub mod pagination;
+pub mod viewer;
+
+use async_graphql::{EmptySubscription, MergedObject, Request, Schema};
+use context::RequestTx;
+use limits::Limits;
+
+/// Every root query field, merged from the domains.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(
+    viewer::ViewerQuery,
+    builder::BuilderQuery,
+    lift::LiftQuery,
+    // anchor:query-roots
+);
+
+/// Every mutation, merged from the domains.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    viewer::ViewerMutation,
+    builder::BuilderMutation,
+    lift::LiftMutation,
+    // anchor:mutation-roots
+);
+
+/// The gateway's schema.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema with `limits` applied. Built once at start-up.
+pub fn build_schema(limits: &Limits) -> AppSchema {
+    limits
+        .apply(Schema::build(
+            QueryRoot::default(),
+            MutationRoot::default(),
+            EmptySubscription,
+        ))
+        .extension(context::StartTransaction)
+        .data(limits.clone())
+        .finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(&Limits::default()).sdl()
+}
+
+/// Adds the per-request data to one GraphQL request: the request's
+/// transaction and every domain's dataloaders over it (loaders are per
+/// request because they read through the viewer's transaction).
+pub fn prepare_request(request: Request, tx: &RequestTx) -> Request {
+    let request = request.data(tx.clone());
+    let request = builder::register_loaders(request, tx);
+    let request = lift::register_loaders(request, tx);
+    // anchor:loaders
+    #[allow(clippy::let_and_return)]
+    request
+}

@@ -1,0 +1,134 @@
+//! The server around the schema: health, readiness, metrics, and the
+//! websocket endpoint's handshake and `connection_init` authentication.
+
+use crate::common::app::spawn_app;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let health = app.client.get(format!("{}/healthz", app.base_url)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(format!("{}/readyz", app.base_url)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), "ready");
+}
+
+#[tokio::test]
+async fn readiness_fails_when_a_migration_is_missing() {
+    let app = spawn_app().await;
+    sqlx_delete_last_migration(&app).await;
+    let ready = app.client.get(format!("{}/readyz", app.base_url)).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.text().await.unwrap(), "migrations pending");
+}
+
+async fn sqlx_delete_last_migration(app: &crate::common::app::TestApp) {
+    crate::common::sqlx::query(
+        "DELETE FROM seaql_migrations WHERE version = (SELECT max(version) FROM seaql_migrations)",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_type_and_outcome() {
+    let app = spawn_app().await;
+    app.as_anon("{ viewer { role } }", json!({})).await;
+    app.post_raw(Some("Bearer nope"), json!({ "query": "{ viewer { role } }" }))
+        .await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+    };
+    assert_eq!(
+        sample(r#"gateway_graphql_requests_total{operation_type="query",outcome="ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(r#"gateway_graphql_requests_total{operation_type="query",outcome="rejected"}"#),
+        1.0
+    );
+    assert!(text.contains("gateway_graphql_request_duration_seconds_bucket"));
+    assert!(text.contains(r#"gateway_db_pool_connections{state="idle"}"#));
+    assert!(text.contains("gateway_ws_connections_active"));
+}
+
+async fn ws_connect(
+    app: &crate::common::app::TestApp,
+    protocol: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = format!("ws://{}/graphql/ws", app.addr)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("connect");
+    assert_eq!(
+        response.headers().get("sec-websocket-protocol").unwrap(),
+        protocol,
+        "the server speaks {protocol}"
+    );
+    socket
+}
+
+async fn next_json(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Message {
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the stream is open")
+            .expect("no protocol error");
+        if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
+            return message;
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_init_with_a_token_acks_and_runs_operations_as_the_viewer() {
+    let app = spawn_app().await;
+    let alice = app.db.create_user("alice@example.com").await;
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        let mut socket = ws_connect(&app, protocol).await;
+        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", app.token(alice)) } });
+        socket.send(Message::text(init.to_string())).await.unwrap();
+        let ack = next_json(&mut socket).await;
+        let ack: serde_json::Value = serde_json::from_str(ack.to_text().unwrap()).unwrap();
+        assert_eq!(ack["type"], "connection_ack", "{protocol}");
+        socket.close(None).await.ok();
+    }
+}
+
+#[tokio::test]
+async fn websocket_init_with_a_bad_token_is_closed_4403() {
+    let app = spawn_app().await;
+    let mut socket = ws_connect(&app, "graphql-transport-ws").await;
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    match next_json(&mut socket).await {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 4403),
+        other => panic!("expected a 4403 close, got {other:?}"),
+    }
+}

@@ -1,0 +1,208 @@
+//! `spawn_app`: the real gateway (router, auth, per-request transactions) on
+//! 127.0.0.1 over a fresh database, plus an HTTP client and token helpers.
+
+use super::TestDb;
+use gateway::auth::{AuthConfig, Authenticator, Role};
+use gateway::graphql::limits::Limits;
+use gateway::server::metrics::Metrics;
+use gateway::server::AppState;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The HS256 secret of test apps.
+pub const TEST_SECRET: &str = "test-secret-for-the-gateway-test-suite";
+
+/// A running gateway.
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `http://addr`.
+    pub base_url: String,
+    /// Its database (fixtures go through `db.pool`, as the superuser).
+    pub db: TestDb,
+    /// Token minting with the app's secret.
+    pub auth: Authenticator,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// Every SQL statement the app sent, in order (see `statements`).
+    statements: Arc<Mutex<Vec<String>>>,
+}
+
+/// The auth configuration of test apps.
+pub fn test_auth_config() -> AuthConfig {
+    AuthConfig {
+        jwt_secret: Some(TEST_SECRET.to_string()),
+        jwks_file: None,
+        audience: "authenticated".to_string(),
+        issuer: None,
+        leeway_secs: 0,
+    }
+}
+
+/// Starts a gateway with default limits on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Limits::default()).await
+}
+
+/// Starts a gateway with `limits` on a fresh database.
+pub async fn spawn_app_with(limits: Limits) -> TestApp {
+    let db = TestDb::new().await;
+    let mut pool = gateway::db::connect(&db.url_as("gateway"), 8)
+        .await
+        .expect("connect as the gateway role");
+    let statements = Arc::new(Mutex::new(Vec::new()));
+    let sink = statements.clone();
+    pool.set_metric_callback(move |info| {
+        sink.lock().unwrap().push(info.statement.sql.clone());
+    });
+    let auth = Authenticator::new(&test_auth_config()).expect("authenticator");
+    let state = AppState {
+        db: pool,
+        schema: gateway::graphql::build_schema(&limits),
+        auth: auth.clone(),
+        limits,
+        metrics: Metrics::new(),
+        statement_timeout: Duration::from_secs(5),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, gateway::server::router(state))
+            .await
+            .expect("serve");
+    });
+    TestApp {
+        addr,
+        base_url: format!("http://{addr}"),
+        db,
+        auth,
+        client: reqwest::Client::new(),
+        statements,
+    }
+}
+
+/// A GraphQL HTTP response.
+#[derive(Debug)]
+pub struct GqlResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl GqlResponse {
+    /// `data`, asserting there were no errors.
+    #[track_caller]
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    /// The `extensions.code` of every error.
+    pub fn error_codes(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The first error's code, asserting there is one.
+    #[track_caller]
+    pub fn error_code(&self) -> String {
+        let codes = self.error_codes();
+        assert!(!codes.is_empty(), "expected an error: {}", self.body);
+        codes[0].clone()
+    }
+}
+
+impl TestApp {
+    /// A valid token for `user` (role authenticated).
+    pub fn token(&self, user: Uuid) -> String {
+        self.auth
+            .mint(Some(user), Role::Authenticated, Duration::from_secs(600), None)
+            .unwrap()
+    }
+
+    /// A valid service-role token.
+    pub fn service_token(&self) -> String {
+        self.auth
+            .mint(None, Role::ServiceRole, Duration::from_secs(600), None)
+            .unwrap()
+    }
+
+    /// POSTs `query` with `variables`, with `Authorization: Bearer <token>`
+    /// when a token is given.
+    pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> GqlResponse {
+        self.post_raw(
+            token.map(|t| format!("Bearer {t}")).as_deref(),
+            json!({ "query": query, "variables": variables }),
+        )
+        .await
+    }
+
+    /// POSTs a raw JSON body with a raw Authorization header value.
+    pub async fn post_raw(&self, authorization: Option<&str>, body: Value) -> GqlResponse {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base_url))
+            .json(&body);
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        GqlResponse { status, body }
+    }
+
+    /// Runs `query` as `user`.
+    pub async fn as_user(&self, user: Uuid, query: &str, variables: Value) -> GqlResponse {
+        self.post(Some(&self.token(user)), query, variables).await
+    }
+
+    /// Runs `query` as anon.
+    pub async fn as_anon(&self, query: &str, variables: Value) -> GqlResponse {
+        self.post(None, query, variables).await
+    }
+
+    /// Forgets the statements recorded so far.
+    pub fn reset_statements(&self) {
+        self.statements.lock().unwrap().clear();
+    }
+
+    /// Every statement sent since the last reset, transaction control
+    /// included.
+    pub fn raw_statement_count(&self) -> usize {
+        self.statements.lock().unwrap().len()
+    }
+
+    /// The statements sent since the last reset, without transaction
+    /// control and the per-request role/claims set-up.
+    pub fn statements(&self) -> Vec<String> {
+        self.statements
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|sql| {
+                let s = sql.trim_start().to_ascii_uppercase();
+                !(s.starts_with("BEGIN")
+                    || s.starts_with("COMMIT")
+                    || s.starts_with("ROLLBACK")
+                    || s.starts_with("SELECT SET_CONFIG('ROLE'"))
+            })
+            .cloned()
+            .collect()
+    }
+}
