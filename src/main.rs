@@ -5,6 +5,7 @@ use gateway::auth::{AuthConfig, Authenticator, Role};
 use gateway::config::{DbConfig, ServerConfig};
 use gateway::graphql::limits::Limits;
 use gateway::server::metrics::Metrics;
+use gateway::server::shutdown::Shutdown;
 use gateway::server::AppState;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -123,7 +124,9 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         limits: cli.limits.clone(),
         metrics: Metrics::new(),
         statement_timeout: Duration::from_millis(cli.server.statement_timeout_ms),
+        shutdown: Shutdown::new(),
     };
+    let shutdown = state.shutdown.clone();
     let listener = tokio::net::TcpListener::bind(cli.server.listen).await?;
     let addr = listener.local_addr()?;
     println!("gateway ready: GraphiQL at http://{addr}/graphql (health /healthz, readiness /readyz, metrics /metrics)");
@@ -136,9 +139,17 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         println!("  {{\"Authorization\": \"Bearer {token}\"}}");
         println!("more tokens: cargo run -- token --user <uuid> [--role service_role] [--ttl seconds]");
     }
+    let signal = shutdown.clone();
     axum::serve(listener, gateway::server::router(state))
-        .with_graceful_shutdown(gateway::server::shutdown_signal())
+        .with_graceful_shutdown(async move {
+            gateway::server::shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests, closing websockets");
+            signal.trigger();
+        })
         .await?;
+    if !shutdown.drained(Duration::from_secs(5)).await {
+        tracing::warn!("websockets still open after 5 s; closing anyway");
+    }
     started.db.close().await?;
     tracing::info!("shut down");
     Ok(())

@@ -93,13 +93,22 @@ impl Extension for StartTransactionExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        if let Some(tx) = ctx.data_opt::<RequestTx>() {
-            if let Err(err) = tx.start().await {
-                let gql = err.extend();
-                let mut error = ServerError::new(gql.message, None);
-                error.extensions = gql.extensions;
-                return Response::from_errors(vec![error]);
-            }
+        let started = match ctx.data_opt::<RequestTx>() {
+            Some(tx) => tx.start().await.map(|_| ()),
+            // Operations arriving over the websocket carry no request
+            // transaction; until live subscriptions bring per-operation
+            // transactions there, they are refused rather than run without
+            // the viewer's claims.
+            None => Err(ApiError::bad_input(
+                "query",
+                "send queries and mutations to POST /graphql",
+            )),
+        };
+        if let Err(err) = started {
+            let gql = err.extend();
+            let mut error = ServerError::new(gql.message, None);
+            error.extensions = gql.extensions;
+            return Response::from_errors(vec![error]);
         }
         next.run(ctx, operation_name).await
     }

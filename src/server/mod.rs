@@ -4,6 +4,7 @@
 
 pub mod graphiql;
 pub mod metrics;
+pub mod shutdown;
 
 use crate::auth::{Authenticator, Viewer};
 use crate::graphql::limits::{check_batch, Limits};
@@ -21,7 +22,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use metrics::Metrics;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// Shared state of the HTTP handlers; cheap to clone.
 #[derive(Clone)]
@@ -38,6 +41,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Per-request statement timeout.
     pub statement_timeout: Duration,
+    /// Graceful shutdown signal (websockets close on it).
+    pub shutdown: shutdown::Shutdown,
 }
 
 /// The router with every route of the gateway.
@@ -120,7 +125,17 @@ async fn graphql_http(
         let body = async_graphql::Response::from_errors(vec![err]);
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    let response = match execute(&app, viewer, batch).await {
+    let operation_name = match &batch {
+        BatchRequest::Single(r) => r.operation_name.clone().unwrap_or_default(),
+        BatchRequest::Batch(rs) => format!("batch of {}", rs.len()),
+    };
+    let span = tracing::info_span!(
+        "graphql",
+        operation_type = op,
+        operation_name = %operation_name,
+        user = ?viewer.user_id,
+    );
+    let response = match execute(&app, viewer, batch).instrument(span.clone()).await {
         Ok(response) => response,
         Err(message) => {
             tracing::error!(error = %message, "request failed outside the schema");
@@ -134,12 +149,13 @@ async fn graphql_http(
     };
     let outcome = if response.is_ok() { "ok" } else { "error" };
     app.metrics.observe_request(op, outcome, started.elapsed());
-    tracing::info!(
-        operation_type = op,
-        outcome,
-        duration_ms = started.elapsed().as_millis() as u64,
-        "graphql request"
-    );
+    span.in_scope(|| {
+        tracing::info!(
+            outcome,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "graphql operation"
+        )
+    });
     async_graphql_axum::GraphQLResponse::from(response).into_response()
 }
 
@@ -190,58 +206,82 @@ async fn graphql_ws(
 }
 
 async fn serve_ws(app: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
+    let _open = app.shutdown.socket_guard();
     app.metrics.ws_opened();
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    // The sink is shared so the gateway can still send its own close frame
+    // after async-graphql is done with the socket.
+    let sink = Arc::new(tokio::sync::Mutex::new(sink));
     let first = tokio::time::timeout(WS_INIT_TIMEOUT, stream.next()).await;
+    let refuse = |code: u16, reason: String| {
+        let sink = sink.clone();
+        async move { close_ws(&sink, code, &reason).await }
+    };
     let init = match first {
-        Ok(Some(Ok(WsMessage::Text(text)))) => text,
+        Ok(Some(Ok(WsMessage::Text(text)))) => Some(text),
         Ok(_) => {
-            close_ws(&mut sink, 4400, "expected connection_init").await;
-            app.metrics.ws_closed();
-            return;
+            refuse(4400, "expected connection_init".into()).await;
+            None
         }
         Err(_) => {
-            close_ws(&mut sink, 4408, "connection initialisation timeout").await;
-            app.metrics.ws_closed();
-            return;
+            refuse(4408, "connection initialisation timeout".into()).await;
+            None
         }
     };
-    let message: serde_json::Value = serde_json::from_str(init.as_str()).unwrap_or_default();
-    if message["type"] != "connection_init" {
-        close_ws(&mut sink, 4400, "expected connection_init").await;
+    let Some(init) = init else {
         app.metrics.ws_closed();
         return;
-    }
-    let viewer = match app.auth.authenticate_init_payload(message.get("payload")) {
+    };
+    let message: serde_json::Value = serde_json::from_str(init.as_str()).unwrap_or_default();
+    let viewer = if message["type"] != "connection_init" {
+        Err("expected connection_init".to_string())
+    } else {
+        app.auth
+            .authenticate_init_payload(message.get("payload"))
+            .map_err(|err| format!("forbidden: {err}"))
+    };
+    let viewer = match viewer {
         Ok(viewer) => viewer,
-        Err(err) => {
-            close_ws(&mut sink, 4403, &format!("forbidden: {err}")).await;
+        Err(reason) => {
+            let code = if reason.starts_with("forbidden") { 4403 } else { 4400 };
+            refuse(code, reason).await;
             app.metrics.ws_closed();
             return;
         }
     };
     let mut data = Data::default();
     data.insert(viewer);
-    let replayed = futures_util::stream::once(async move { Ok(WsMessage::Text(init)) }).chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, replayed, app.schema.clone(), protocol)
+    let shutdown = app.shutdown.clone();
+    let replayed = futures_util::stream::once(async move { Ok(WsMessage::Text(init)) })
+        .chain(stream)
+        .take_until(Box::pin(async move { shutdown.triggered().await }));
+    let shared_sink = futures_util::sink::unfold(sink.clone(), |sink, message: WsMessage| async move {
+        sink.lock().await.send(message).await?;
+        Ok::<_, axum::Error>(sink)
+    });
+    GraphQLWebSocket::new_with_pair(Box::pin(shared_sink), replayed, app.schema.clone(), protocol)
         .with_data(data)
         .keepalive_timeout(Duration::from_secs(30))
         .serve()
         .await;
+    close_ws(&sink, 1001, "server shutting down").await;
     app.metrics.ws_closed();
 }
 
 /// How long a client has to send `connection_init`.
 const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn close_ws<S>(sink: &mut S, code: u16, reason: &str)
-where
-    S: futures_util::Sink<WsMessage> + Unpin,
-{
+/// Sends a close frame (ignored when the socket is already gone).
+async fn close_ws(
+    sink: &tokio::sync::Mutex<futures_util::stream::SplitSink<WebSocket, WsMessage>>,
+    code: u16,
+    reason: &str,
+) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
+    let mut sink = sink.lock().await;
     let _ = sink.send(WsMessage::Close(Some(frame))).await;
     let _ = sink.close().await;
 }

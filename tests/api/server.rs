@@ -107,7 +107,7 @@ async fn next_json(
 }
 
 #[tokio::test]
-async fn websocket_init_with_a_token_acks_and_runs_operations_as_the_viewer() {
+async fn websocket_init_with_a_token_acks_and_refuses_http_operations_cleanly() {
     let app = spawn_app().await;
     let alice = app.db.create_user("alice@example.com").await;
     for protocol in ["graphql-transport-ws", "graphql-ws"] {
@@ -117,6 +117,18 @@ async fn websocket_init_with_a_token_acks_and_runs_operations_as_the_viewer() {
         let ack = next_json(&mut socket).await;
         let ack: serde_json::Value = serde_json::from_str(ack.to_text().unwrap()).unwrap();
         assert_eq!(ack["type"], "connection_ack", "{protocol}");
+        // Queries belong to HTTP for now: refused with a code, not a crash.
+        let start = if protocol == "graphql-ws" { "start" } else { "subscribe" };
+        let op = json!({ "id": "1", "type": start, "payload": { "query": "{ viewer { user { email } } }" } });
+        socket.send(Message::text(op.to_string())).await.unwrap();
+        let reply: serde_json::Value =
+            serde_json::from_str(next_json(&mut socket).await.to_text().unwrap()).unwrap();
+        let errors = if reply["payload"]["errors"].is_array() {
+            reply["payload"]["errors"].clone()
+        } else {
+            reply["payload"].clone()
+        };
+        assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{protocol}: {reply}");
         socket.close(None).await.ok();
     }
 }
@@ -131,4 +143,27 @@ async fn websocket_init_with_a_bad_token_is_closed_4403() {
         Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 4403),
         other => panic!("expected a 4403 close, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn shutdown_closes_websockets_with_going_away() {
+    let app = spawn_app().await;
+    let mut socket = ws_connect(&app, "graphql-transport-ws").await;
+    let init = json!({ "type": "connection_init", "payload": {} });
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = next_json(&mut socket).await;
+    assert!(ack.to_text().unwrap().contains("connection_ack"));
+    app.shutdown.trigger();
+    match next_json(&mut socket).await {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+    assert!(app.shutdown.drained(std::time::Duration::from_secs(5)).await);
+    // No new connections once shut down.
+    let refused = app
+        .client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await;
+    assert!(refused.is_err(), "the listener is closed");
 }

@@ -5,6 +5,7 @@ use super::TestDb;
 use gateway::auth::{AuthConfig, Authenticator, Role};
 use gateway::graphql::limits::Limits;
 use gateway::server::metrics::Metrics;
+use gateway::server::shutdown::Shutdown;
 use gateway::server::AppState;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -29,6 +30,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Every SQL statement the app sent, in order (see `statements`).
     statements: Arc<Mutex<Vec<String>>>,
+    /// Triggers the app's graceful shutdown.
+    pub shutdown: Shutdown,
 }
 
 /// The auth configuration of test apps.
@@ -66,11 +69,15 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
         limits,
         metrics: Metrics::new(),
         statement_timeout: Duration::from_secs(5),
+        shutdown: Shutdown::new(),
     };
+    let shutdown = state.shutdown.clone();
+    let signal = shutdown.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         axum::serve(listener, gateway::server::router(state))
+            .with_graceful_shutdown(async move { signal.triggered().await })
             .await
             .expect("serve");
     });
@@ -81,6 +88,7 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
         auth,
         client: reqwest::Client::new(),
         statements,
+        shutdown,
     }
 }
 

@@ -16,8 +16,8 @@ use async_graphql::MaybeUndefined;
 use entity::builder::{analytics, prompts, responses, sessions, steps};
 use sea_orm::sea_query::{Alias, Expr, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityName,
+    EntityTrait, QueryFilter,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -103,7 +103,8 @@ pub async fn step_aggregate(
 ) -> ApiResult<Vec<BuilderStepGroup>> {
     let by = |g| group_by.contains(&g);
     let mut query = Query::select();
-    query.from(steps::Entity).cond_where(filter);
+    // table_ref() carries the `builder` schema; the bare entity would not.
+    query.from(steps::Entity.table_ref()).cond_where(filter);
     let mut grouped = Vec::new();
     for (group, expr, null, alias) in [
         (
@@ -159,7 +160,7 @@ pub async fn session_aggregate(
 ) -> ApiResult<Vec<BuilderSessionGroup>> {
     let by = |g| group_by.contains(&g);
     let mut query = Query::select();
-    query.from(sessions::Entity).cond_where(filter);
+    query.from(sessions::Entity.table_ref()).cond_where(filter);
     let mut grouped = Vec::new();
     for (group, expr, null, alias) in [
         (

@@ -6,6 +6,7 @@ use super::inputs::{
     draft_sort_keys, resolution_sort_keys, revision_sort_keys, LiftDraftOrderField,
     LiftHoleResolutionOrderField, LiftRevisionOrderField,
 };
+use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
 use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -23,21 +24,30 @@ use uuid::Uuid;
 
 /// Every lift loader of one request, over its transaction.
 pub struct LiftLoader {
-    tx: Arc<DatabaseTransaction>,
+    tx: RequestTx,
 }
 
 /// The lift dataloader as stored in the request data.
 pub type LiftDataLoader = DataLoader<LiftLoader>;
 
 /// Adds the lift dataloader over `tx` to `request`.
-pub fn register_loaders(request: Request, tx: &Arc<DatabaseTransaction>) -> Request {
+pub fn register_loaders(request: Request, tx: &RequestTx) -> Request {
     request.data(DataLoader::new(LiftLoader { tx: tx.clone() }, tokio::spawn))
 }
 
-/// The request's lift dataloader.
-pub fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a LiftDataLoader> {
-    ctx.data::<LiftDataLoader>()
-        .map_err(|_| ApiError::Internal("lift loader not registered".into()).extend())
+/// Loads `key` through the request's lift dataloader.
+pub async fn load_one<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> async_graphql::Result<Option<<LiftLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    LiftLoader: Loader<K, Error = Arc<ApiError>>,
+{
+    let loader = ctx
+        .data::<LiftDataLoader>()
+        .map_err(|_| ApiError::Internal("lift loader not registered".into()).extend())?;
+    loader.load_one(key).await.map_err(|e| e.as_ref().extend())
 }
 
 /// A session by id.
@@ -90,12 +100,10 @@ impl Loader<SessionById> for LiftLoader {
         &self,
         keys: &[SessionById],
     ) -> Result<HashMap<SessionById, Self::Value>, Self::Error> {
-        rows_by::<sessions::Entity, _>(
-            &self.tx,
-            sessions::Column::Id,
-            keys.iter().map(|k| k.0),
-            |m| SessionById(m.id),
-        )
+        let tx = self.tx.get().map_err(Arc::new)?;
+        rows_by::<sessions::Entity, _>(tx, sessions::Column::Id, keys.iter().map(|k| k.0), |m| {
+            SessionById(m.id)
+        })
         .await
     }
 }
@@ -108,8 +116,9 @@ impl Loader<RevisionById> for LiftLoader {
         &self,
         keys: &[RevisionById],
     ) -> Result<HashMap<RevisionById, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
         rows_by::<session_revisions::Entity, _>(
-            &self.tx,
+            tx,
             session_revisions::Column::Id,
             keys.iter().map(|k| k.0),
             |m| RevisionById(m.id),
@@ -126,8 +135,9 @@ impl Loader<SummaryOf> for LiftLoader {
         &self,
         keys: &[SummaryOf],
     ) -> Result<HashMap<SummaryOf, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
         rows_by::<session_summary::Entity, _>(
-            &self.tx,
+            tx,
             session_summary::Column::Id,
             keys.iter().map(|k| k.0),
             |m| SummaryOf(m.id),
@@ -141,8 +151,9 @@ impl Loader<StatsOf> for LiftLoader {
     type Error = Arc<ApiError>;
 
     async fn load(&self, keys: &[StatsOf]) -> Result<HashMap<StatsOf, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
         rows_by::<draft_validation_stats::Entity, _>(
-            &self.tx,
+            tx,
             draft_validation_stats::Column::SessionId,
             keys.iter().map(|k| k.0),
             |m| StatsOf(m.session_id),
@@ -209,11 +220,12 @@ where
                 .or_default()
                 .push(key.parent);
         }
+        let tx = self.tx.get().map_err(Arc::new)?;
         let mut out = HashMap::with_capacity(keys.len());
         for ((limit, order), parents) in groups {
             let sort = R::sort_keys(&order);
             let mut pages = children_pages::<R::Entity, _>(
-                self.tx.as_ref(),
+                tx,
                 R::parent_column(),
                 &parents,
                 &sort,

@@ -7,8 +7,9 @@ use super::inputs::{
     REVISION_DEFAULT_ORDER,
 };
 use super::loaders::{
-    activity_sort_keys, loader, ActivityOfSession, ChildrenKey, DraftsOfRevision, DraftsOfSession,
-    ResolutionsOfSession, RevisionById, RevisionsOfSession, SessionById, StatsOf, SummaryOf,
+    activity_sort_keys, load_one, ActivityOfSession, ChildrenKey, DraftsOfRevision,
+    DraftsOfSession, ResolutionsOfSession, RevisionById, RevisionsOfSession, SessionById, StatsOf,
+    SummaryOf,
 };
 use crate::graphql::context::limits;
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
@@ -223,7 +224,7 @@ impl LiftSession {
         let order = normalize_order(order_by, REVISION_DEFAULT_ORDER);
         let keys = revision_sort_keys(&order);
         let key = ChildrenKey::<RevisionsOfSession>::new(self.0.id, limit, order);
-        let page = loader(ctx)?.load_one(key).await.map_err(|e| e.extend())?;
+        let page = load_one(ctx, key).await?;
         page.unwrap_or_default()
             .into_connection(&keys, LiftRevision)
             .gql()
@@ -244,7 +245,7 @@ impl LiftSession {
         let order = normalize_order(order_by, DRAFT_DEFAULT_ORDER);
         let keys = draft_sort_keys(&order);
         let key = ChildrenKey::<DraftsOfSession>::new(self.0.id, limit, order);
-        let page = loader(ctx)?.load_one(key).await.map_err(|e| e.extend())?;
+        let page = load_one(ctx, key).await?;
         page.unwrap_or_default()
             .into_connection(&keys, LiftDraft)
             .gql()
@@ -265,7 +266,7 @@ impl LiftSession {
         let order = normalize_order(order_by, RESOLUTION_DEFAULT_ORDER);
         let keys = resolution_sort_keys(&order);
         let key = ChildrenKey::<ResolutionsOfSession>::new(self.0.id, limit, order);
-        let page = loader(ctx)?.load_one(key).await.map_err(|e| e.extend())?;
+        let page = load_one(ctx, key).await?;
         page.unwrap_or_default()
             .into_connection(&keys, LiftHoleResolution)
             .gql()
@@ -276,10 +277,7 @@ impl LiftSession {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<LiftSessionSummary>> {
-        let row = loader(ctx)?
-            .load_one(SummaryOf(self.0.id))
-            .await
-            .map_err(|e| e.extend())?;
+        let row = load_one(ctx, SummaryOf(self.0.id)).await?;
         Ok(row.map(LiftSessionSummary))
     }
 
@@ -288,10 +286,7 @@ impl LiftSession {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<LiftDraftValidationStats>> {
-        let row = loader(ctx)?
-            .load_one(StatsOf(self.0.id))
-            .await
-            .map_err(|e| e.extend())?;
+        let row = load_one(ctx, StatsOf(self.0.id)).await?;
         Ok(row.map(LiftDraftValidationStats))
     }
 
@@ -306,11 +301,7 @@ impl LiftSession {
     ) -> async_graphql::Result<ApiConnection<LiftActivityEvent>> {
         let limit = nested_limit(ctx, first).gql()?;
         let key = ChildrenKey::<ActivityOfSession>::new(self.0.id, limit, Vec::new());
-        let page: ChildPage<recent_activity::Model> = loader(ctx)?
-            .load_one(key)
-            .await
-            .map_err(|e| e.extend())?
-            .unwrap_or_default();
+        let page: ChildPage<recent_activity::Model> = load_one(ctx, key).await?.unwrap_or_default();
         page.into_connection(&activity_sort_keys(), LiftActivityEvent)
             .gql()
     }
@@ -365,10 +356,7 @@ impl LiftRevision {
 
     /// The session of this revision.
     async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LiftSession>> {
-        let row = loader(ctx)?
-            .load_one(SessionById(self.0.session_id))
-            .await
-            .map_err(|e| e.extend())?;
+        let row = load_one(ctx, SessionById(self.0.session_id)).await?;
         Ok(row.map(LiftSession))
     }
 
@@ -386,7 +374,7 @@ impl LiftRevision {
         let order = normalize_order(order_by, DRAFT_DEFAULT_ORDER);
         let keys = draft_sort_keys(&order);
         let key = ChildrenKey::<DraftsOfRevision>::new(self.0.id, limit, order);
-        let page = loader(ctx)?.load_one(key).await.map_err(|e| e.extend())?;
+        let page = load_one(ctx, key).await?;
         page.unwrap_or_default()
             .into_connection(&keys, LiftDraft)
             .gql()
@@ -466,10 +454,7 @@ impl LiftDraft {
 
     /// The session of this draft.
     async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LiftSession>> {
-        let row = loader(ctx)?
-            .load_one(SessionById(self.0.session_id))
-            .await
-            .map_err(|e| e.extend())?;
+        let row = load_one(ctx, SessionById(self.0.session_id)).await?;
         Ok(row.map(LiftSession))
     }
 
@@ -478,10 +463,7 @@ impl LiftDraft {
         let Some(id) = self.0.ir_revision_id else {
             return Ok(None);
         };
-        let row = loader(ctx)?
-            .load_one(RevisionById(id))
-            .await
-            .map_err(|e| e.extend())?;
+        let row = load_one(ctx, RevisionById(id)).await?;
         Ok(row.map(LiftRevision))
     }
 }
@@ -547,10 +529,7 @@ impl LiftHoleResolution {
 
     /// The session of this resolution.
     async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LiftSession>> {
-        let row = loader(ctx)?
-            .load_one(SessionById(self.0.session_id))
-            .await
-            .map_err(|e| e.extend())?;
+        let row = load_one(ctx, SessionById(self.0.session_id)).await?;
         Ok(row.map(LiftSession))
     }
 
@@ -559,10 +538,7 @@ impl LiftHoleResolution {
         let Some(id) = self.0.ir_revision_id else {
             return Ok(None);
         };
-        let row = loader(ctx)?
-            .load_one(RevisionById(id))
-            .await
-            .map_err(|e| e.extend())?;
+        let row = load_one(ctx, RevisionById(id)).await?;
         Ok(row.map(LiftRevision))
     }
 }

@@ -1,0 +1,2 @@
+//! API load benchmark (being written).
+fn main() {}
