@@ -47,7 +47,8 @@ pub async fn ensure_demo_user(db: &DatabaseConnection) -> Result<Uuid, DbErr> {
 
 /// Demo rows for `user` in every domain that has an API.
 async fn seed_demo_data(db: &impl ConnectionTrait, user: Uuid) -> Result<(), DbErr> {
-    let _ = (db, user);
-    // anchor:demo-seeds
+    crate::graphql::builder::seed_demo(db, user)
+        .await
+        .map_err(|e| DbErr::Custom(format!("seeding builder demo data: {e:?}")))?;
     Ok(())
 }

@@ -16,7 +16,11 @@ use tracing_subscriber::EnvFilter;
 const DEV_JWT_SECRET: &str = "workbench-gateway-development-secret-not-for-production";
 
 #[derive(Parser)]
-#[command(name = "gateway", version, about = "GraphQL gateway for the LLM workbench")]
+#[command(
+    name = "gateway",
+    version,
+    about = "GraphQL gateway for the LLM workbench"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -42,6 +46,8 @@ enum Command {
         #[arg(default_value = "schema.graphql")]
         path: PathBuf,
     },
+    /// Create the demo user with demo data (idempotent) and print a token for it.
+    SeedDemo,
     /// Mint a development token with the configured secret.
     Token {
         /// The user's id (required unless --role anon or service_role).
@@ -72,7 +78,9 @@ async fn main() -> anyhow::Result<()> {
         if cli.db.database_url.is_some() {
             anyhow::bail!("set JWT_SECRET (or JWT_JWKS_FILE) when DATABASE_URL is set");
         }
-        tracing::warn!("no JWT_SECRET: using the built-in development secret (embedded database only)");
+        tracing::warn!(
+            "no JWT_SECRET: using the built-in development secret (embedded database only)"
+        );
         cli.auth.jwt_secret = Some(DEV_JWT_SECRET.to_string());
     }
     match cli.command.take().unwrap_or(Command::Serve) {
@@ -81,6 +89,20 @@ async fn main() -> anyhow::Result<()> {
             let started = gateway::db::start(&cli.db).await?;
             tracing::info!("database migrated");
             drop(started);
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let started = gateway::db::start(&cli.db).await?;
+            let demo = gateway::demo::ensure_demo_user(&started.db).await?;
+            let auth = Authenticator::new(&cli.auth)?;
+            let token = auth.mint(
+                Some(demo),
+                Role::Authenticated,
+                Duration::from_secs(24 * 3600),
+                Some(gateway::demo::DEMO_EMAIL),
+            )?;
+            println!("demo user {} ({demo})", gateway::demo::DEMO_EMAIL);
+            println!("{{\"Authorization\": \"Bearer {token}\"}}");
             Ok(())
         }
         Command::ExportSchema { path } => {
@@ -132,12 +154,20 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     println!("gateway ready: GraphiQL at http://{addr}/graphql (health /healthz, readiness /readyz, metrics /metrics)");
     if started.cluster.is_some() {
         let demo = gateway::demo::ensure_demo_user(&started.db).await?;
-        let token = state
-            .auth
-            .mint(Some(demo), Role::Authenticated, Duration::from_secs(24 * 3600), Some(gateway::demo::DEMO_EMAIL))?;
-        println!("demo user {} ({demo}); paste into GraphiQL's headers (valid 24 h):", gateway::demo::DEMO_EMAIL);
+        let token = state.auth.mint(
+            Some(demo),
+            Role::Authenticated,
+            Duration::from_secs(24 * 3600),
+            Some(gateway::demo::DEMO_EMAIL),
+        )?;
+        println!(
+            "demo user {} ({demo}); paste into GraphiQL's headers (valid 24 h):",
+            gateway::demo::DEMO_EMAIL
+        );
         println!("  {{\"Authorization\": \"Bearer {token}\"}}");
-        println!("more tokens: cargo run -- token --user <uuid> [--role service_role] [--ttl seconds]");
+        println!(
+            "more tokens: cargo run -- token --user <uuid> [--role service_role] [--ttl seconds]"
+        );
     }
     let signal = shutdown.clone();
     axum::serve(listener, gateway::server::router(state))

@@ -180,14 +180,20 @@ mod tests {
         assert_eq!(ApiError::NotFound("x").code(), "NOT_FOUND");
         assert_eq!(ApiError::bad_input("a", "b").code(), "BAD_USER_INPUT");
         assert_eq!(ApiError::Conflict("c".into()).code(), "CONFLICT");
-        assert_eq!(ApiError::Internal("secret".into()).to_string(), "internal error");
+        assert_eq!(
+            ApiError::Internal("secret".into()).to_string(),
+            "internal error"
+        );
     }
 
     #[test]
     fn gql_errors_carry_code_and_field() {
         let err = ApiError::bad_input("title", "must not be blank").extend();
         let ext = err.extensions.expect("extensions");
-        assert_eq!(ext.get("code"), Some(&async_graphql::Value::from("BAD_USER_INPUT")));
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("BAD_USER_INPUT"))
+        );
         assert_eq!(ext.get("field"), Some(&async_graphql::Value::from("title")));
     }
 
@@ -198,7 +204,10 @@ mod tests {
             "status"
         );
         assert_eq!(
-            field_of_constraint("session_drafts_session_id_draft_number_key", Some("session_drafts")),
+            field_of_constraint(
+                "session_drafts_session_id_draft_number_key",
+                Some("session_drafts")
+            ),
             "session_id_draft_number"
         );
         assert_eq!(field_of_constraint("odd", None), "odd");

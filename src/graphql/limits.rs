@@ -897,8 +897,28 @@ fn classify_validation_error(err: ServerError, limits: Option<&Limits>) -> Serve
                 max: limits.introspection_depth(),
             },
         ),
-        _ => with_code(err, GRAPHQL_VALIDATION_FAILED),
+        message => match invalid_argument(message) {
+            // A well-formed document whose argument value is not of the
+            // argument's type (an unknown enum value, a string for an Int):
+            // the client's input, like Apollo's BAD_USER_INPUT.
+            Some(field) => {
+                let field = field.to_string();
+                let mut coded = with_code(err, BAD_USER_INPUT);
+                coded
+                    .extensions
+                    .get_or_insert_with(ErrorExtensionValues::default)
+                    .set("field", field);
+                coded
+            }
+            None => with_code(err, GRAPHQL_VALIDATION_FAILED),
+        },
     }
+}
+
+/// The argument path of async-graphql's `Invalid value for argument "x.y", ...`.
+fn invalid_argument(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Invalid value for argument \"")?;
+    rest.split('"').next().filter(|field| !field.is_empty())
 }
 
 /// Whether a message is one of async-graphql's input-coercion messages

@@ -6,8 +6,8 @@ pub mod builder;
 pub mod context;
 pub mod error;
 pub mod filter;
-pub mod limits;
 pub mod lift;
+pub mod limits;
 pub mod pagination;
 pub mod viewer;
 

@@ -79,7 +79,10 @@ impl Page {
         }
         let size = |name: &str, n: i32| -> ApiResult<u64> {
             if n < 0 {
-                return Err(ApiError::bad_input(name, format!("{name} must not be negative")));
+                return Err(ApiError::bad_input(
+                    name,
+                    format!("{name} must not be negative"),
+                ));
             }
             let n = n as u64;
             if n > max {
@@ -307,7 +310,11 @@ impl<M> Default for ChildPage<M> {
 
 impl<M: ModelTrait> ChildPage<M> {
     /// The connection of this page.
-    pub fn into_connection<N, C, F>(self, keys: &[SortKey<C>], to_node: F) -> ApiResult<ApiConnection<N>>
+    pub fn into_connection<N, C, F>(
+        self,
+        keys: &[SortKey<C>],
+        to_node: F,
+    ) -> ApiResult<ApiConnection<N>>
     where
         N: OutputType,
         C: ColumnTrait + Into<<M::Entity as EntityTrait>::Column>,
@@ -316,7 +323,9 @@ impl<M: ModelTrait> ChildPage<M> {
         let mut connection = Connection::with_additional_fields(
             false,
             self.has_next,
-            ConnectionTotal { total_count: self.total },
+            ConnectionTotal {
+                total_count: self.total,
+            },
         );
         for row in self.rows {
             let cursor = cursor_of(&row, keys)?;

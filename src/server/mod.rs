@@ -7,19 +7,19 @@ pub mod metrics;
 pub mod shutdown;
 
 use crate::auth::{Authenticator, Viewer};
-use crate::graphql::limits::{check_batch, Limits};
 use crate::graphql::context::RequestTx;
+use crate::graphql::limits::{check_batch, Limits};
 use crate::graphql::{prepare_request, AppSchema};
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::{BatchRequest, BatchResponse, Data, ServerError};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use futures_util::{SinkExt, StreamExt};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
 use metrics::Metrics;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::sync::Arc;
@@ -105,7 +105,8 @@ async fn graphql_http(
         None => None,
         Some(Ok(v)) => Some(v),
         Some(Err(_)) => {
-            app.metrics.observe_request(op, "rejected", started.elapsed());
+            app.metrics
+                .observe_request(op, "rejected", started.elapsed());
             return error_response(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHENTICATED",
@@ -116,12 +117,18 @@ async fn graphql_http(
     let viewer = match app.auth.authenticate(authorization) {
         Ok(viewer) => viewer,
         Err(err) => {
-            app.metrics.observe_request(op, "rejected", started.elapsed());
-            return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &err.to_string());
+            app.metrics
+                .observe_request(op, "rejected", started.elapsed());
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                &err.to_string(),
+            );
         }
     };
     if let Err(err) = check_batch(&app.limits, &batch) {
-        app.metrics.observe_request(op, "rejected", started.elapsed());
+        app.metrics
+            .observe_request(op, "rejected", started.elapsed());
         let body = async_graphql::Response::from_errors(vec![err]);
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
@@ -243,7 +250,11 @@ async fn serve_ws(app: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
     let viewer = match viewer {
         Ok(viewer) => viewer,
         Err(reason) => {
-            let code = if reason.starts_with("forbidden") { 4403 } else { 4400 };
+            let code = if reason.starts_with("forbidden") {
+                4403
+            } else {
+                4400
+            };
             refuse(code, reason).await;
             app.metrics.ws_closed();
             return;
@@ -255,15 +266,21 @@ async fn serve_ws(app: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
     let replayed = futures_util::stream::once(async move { Ok(WsMessage::Text(init)) })
         .chain(stream)
         .take_until(Box::pin(async move { shutdown.triggered().await }));
-    let shared_sink = futures_util::sink::unfold(sink.clone(), |sink, message: WsMessage| async move {
-        sink.lock().await.send(message).await?;
-        Ok::<_, axum::Error>(sink)
-    });
-    GraphQLWebSocket::new_with_pair(Box::pin(shared_sink), replayed, app.schema.clone(), protocol)
-        .with_data(data)
-        .keepalive_timeout(Duration::from_secs(30))
-        .serve()
-        .await;
+    let shared_sink =
+        futures_util::sink::unfold(sink.clone(), |sink, message: WsMessage| async move {
+            sink.lock().await.send(message).await?;
+            Ok::<_, axum::Error>(sink)
+        });
+    GraphQLWebSocket::new_with_pair(
+        Box::pin(shared_sink),
+        replayed,
+        app.schema.clone(),
+        protocol,
+    )
+    .with_data(data)
+    .keepalive_timeout(Duration::from_secs(30))
+    .serve()
+    .await;
     close_ws(&sink, 1001, "server shutting down").await;
     app.metrics.ws_closed();
 }
@@ -304,11 +321,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     let size = pool.size();
     let idle = pool.num_idle() as u32;
     let body = state.metrics.render(size.saturating_sub(idle), idle);
-    (
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 
 /// Resolves on SIGINT or SIGTERM.

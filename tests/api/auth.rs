@@ -11,7 +11,10 @@ use uuid::Uuid;
 const WHO: &str = "{ viewer { id role } }";
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn claims(sub: Option<Uuid>, role: &str) -> Value {
@@ -40,7 +43,11 @@ async fn assert_rejected(app: &TestApp, authorization: &str, why: &str) {
     assert_eq!(response.status, 401, "{why}: {}", response.body);
     assert_eq!(response.error_code(), "UNAUTHENTICATED", "{why}");
     assert!(response.body["data"].is_null(), "{why}: no data");
-    assert_eq!(app.raw_statement_count(), 0, "{why}: the database was touched");
+    assert_eq!(
+        app.raw_statement_count(),
+        0,
+        "{why}: the database was touched"
+    );
 }
 
 #[tokio::test]
@@ -48,7 +55,10 @@ async fn no_header_is_anon() {
     let app = spawn_app().await;
     let response = app.as_anon(WHO, json!({})).await;
     assert_eq!(response.status, 200);
-    assert_eq!(response.data()["viewer"], json!({ "id": null, "role": "ANON" }));
+    assert_eq!(
+        response.data()["viewer"],
+        json!({ "id": null, "role": "ANON" })
+    );
 }
 
 #[tokio::test]
@@ -60,9 +70,7 @@ async fn valid_tokens_give_their_viewer() {
         response.data()["viewer"],
         json!({ "id": alice, "role": "AUTHENTICATED" })
     );
-    let service = app
-        .post(Some(&app.service_token()), WHO, json!({}))
-        .await;
+    let service = app.post(Some(&app.service_token()), WHO, json!({})).await;
     assert_eq!(service.data()["viewer"]["role"], "SERVICE_ROLE");
     let anon_token = hs256(&claims(None, "anon"), TEST_SECRET);
     let anon = app.post(Some(&anon_token), WHO, json!({})).await;
@@ -84,20 +92,39 @@ async fn every_bad_token_is_a_401_without_database_access() {
     assert_rejected(&app, &bearer(&hs256(&early, TEST_SECRET)), "not yet valid").await;
 
     let good = claims(Some(user), "authenticated");
-    assert_rejected(&app, &bearer(&hs256(&good, "another-secret")), "bad signature").await;
+    assert_rejected(
+        &app,
+        &bearer(&hs256(&good, "another-secret")),
+        "bad signature",
+    )
+    .await;
 
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let none = format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&good));
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({ "alg": "none", "typ": "JWT" })),
+        b64(&good)
+    );
     assert_rejected(&app, &bearer(&none), "alg none").await;
 
     let rsa = EncodingKey::from_rsa_pem(include_bytes!("../fixtures/auth/rsa_private.pem"))
         .expect("test RSA key");
     let rs256 = encode(&Header::new(Algorithm::RS256), &good, &rsa).unwrap();
-    assert_rejected(&app, &bearer(&rs256), "RS256 token when only HS256 is configured").await;
+    assert_rejected(
+        &app,
+        &bearer(&rs256),
+        "RS256 token when only HS256 is configured",
+    )
+    .await;
 
     let mut wrong_aud = good.clone();
     wrong_aud["aud"] = json!("someone-else");
-    assert_rejected(&app, &bearer(&hs256(&wrong_aud, TEST_SECRET)), "wrong audience").await;
+    assert_rejected(
+        &app,
+        &bearer(&hs256(&wrong_aud, TEST_SECRET)),
+        "wrong audience",
+    )
+    .await;
 
     let no_sub = claims(None, "authenticated");
     assert_rejected(&app, &bearer(&hs256(&no_sub, TEST_SECRET)), "missing sub").await;

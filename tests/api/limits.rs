@@ -22,15 +22,23 @@ fn tight() -> Limits {
 async fn assert_limit(app: &TestApp, query: &str, limit: &str) -> Value {
     app.reset_statements();
     let response = app.as_anon(query, json!({})).await;
-    let errors = response.body["errors"].as_array().cloned().unwrap_or_default();
+    let errors = response.body["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
         errors
             .iter()
-            .any(|e| e["extensions"]["code"] == "LIMIT_EXCEEDED" && e["extensions"]["limit"] == limit),
+            .any(|e| e["extensions"]["code"] == "LIMIT_EXCEEDED"
+                && e["extensions"]["limit"] == limit),
         "expected LIMIT_EXCEEDED/{limit}: {}",
         response.body
     );
-    assert_eq!(app.raw_statement_count(), 0, "{limit}: SQL ran before the limit");
+    assert_eq!(
+        app.raw_statement_count(),
+        0,
+        "{limit}: SQL ran before the limit"
+    );
     response.body
 }
 
@@ -49,10 +57,17 @@ async fn depth_trips_one_level_past_the_maximum() {
 #[tokio::test]
 async fn aliases_and_root_fields_trip_before_any_sql() {
     let app = spawn_app_with(tight()).await;
-    let ok = app.as_anon("{ a: viewer { id } b: viewer { role } }", json!({})).await;
+    let ok = app
+        .as_anon("{ a: viewer { id } b: viewer { role } }", json!({}))
+        .await;
     assert!(ok.body.get("errors").is_none(), "{}", ok.body);
     assert_limit(&app, "{ viewer { a: id b: role c: id } }", "aliases").await;
-    assert_limit(&app, "{ __typename viewer { id } x: __typename }", "root_fields").await;
+    assert_limit(
+        &app,
+        "{ __typename viewer { id } x: __typename }",
+        "root_fields",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -65,7 +80,10 @@ async fn batches_are_bounded() {
     app.reset_statements();
     let too_many = app.post_raw(None, json!([one, one, one])).await;
     assert_eq!(too_many.status, 400, "{}", too_many.body);
-    assert_eq!(too_many.body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
+    assert_eq!(
+        too_many.body["errors"][0]["extensions"]["code"],
+        "LIMIT_EXCEEDED"
+    );
     assert_eq!(too_many.body["errors"][0]["extensions"]["limit"], "batch");
     assert_eq!(app.raw_statement_count(), 0);
 }
@@ -75,7 +93,10 @@ async fn oversized_bodies_are_refused() {
     let app = spawn_app_with(tight()).await;
     let padding = "x".repeat(8192);
     let response = app
-        .post_raw(None, json!({ "query": format!("{{ viewer {{ role }} }} # {padding}") }))
+        .post_raw(
+            None,
+            json!({ "query": format!("{{ viewer {{ role }} }} # {padding}") }),
+        )
         .await;
     assert_eq!(response.status, 413);
 }
@@ -83,13 +104,20 @@ async fn oversized_bodies_are_refused() {
 #[tokio::test]
 async fn introspection_can_be_switched_off() {
     let app = spawn_app_with(tight()).await;
-    let response = app.as_anon("{ __schema { queryType { name } } }", json!({})).await;
+    let response = app
+        .as_anon("{ __schema { queryType { name } } }", json!({}))
+        .await;
     assert!(response.body.get("errors").is_some(), "{}", response.body);
     assert!(!response.error_code().is_empty());
 
     let open = spawn_app().await;
-    let response = open.as_anon("{ __schema { queryType { name } } }", json!({})).await;
-    assert_eq!(response.data()["__schema"]["queryType"]["name"], "QueryRoot");
+    let response = open
+        .as_anon("{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        response.data()["__schema"]["queryType"]["name"],
+        "QueryRoot"
+    );
 }
 
 #[tokio::test]
@@ -107,5 +135,11 @@ async fn default_limits_let_graphiql_introspection_through() {
     let introspection = include_str!("introspection.graphql");
     let response = app.as_anon(introspection, json!({})).await;
     assert!(response.body.get("errors").is_none(), "{}", response.body);
-    assert!(response.data()["__schema"]["types"].as_array().unwrap().len() > 20);
+    assert!(
+        response.data()["__schema"]["types"]
+            .as_array()
+            .unwrap()
+            .len()
+            > 20
+    );
 }

@@ -10,9 +10,19 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
-    let health = app.client.get(format!("{}/healthz", app.base_url)).send().await.unwrap();
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
-    let ready = app.client.get(format!("{}/readyz", app.base_url)).send().await.unwrap();
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.text().await.unwrap(), "ready");
 }
@@ -21,7 +31,12 @@ async fn health_and_readiness() {
 async fn readiness_fails_when_a_migration_is_missing() {
     let app = spawn_app().await;
     sqlx_delete_last_migration(&app).await;
-    let ready = app.client.get(format!("{}/readyz", app.base_url)).send().await.unwrap();
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.text().await.unwrap(), "migrations pending");
 }
@@ -39,8 +54,11 @@ async fn sqlx_delete_last_migration(app: &crate::common::app::TestApp) {
 async fn metrics_count_requests_by_type_and_outcome() {
     let app = spawn_app().await;
     app.as_anon("{ viewer { role } }", json!({})).await;
-    app.post_raw(Some("Bearer nope"), json!({ "query": "{ viewer { role } }" }))
-        .await;
+    app.post_raw(
+        Some("Bearer nope"),
+        json!({ "query": "{ viewer { role } }" }),
+    )
+    .await;
     let text = app
         .client
         .get(format!("{}/metrics", app.base_url))
@@ -80,7 +98,9 @@ async fn ws_connect(
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
-    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("connect");
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
     assert_eq!(
         response.headers().get("sec-websocket-protocol").unwrap(),
         protocol,
@@ -118,7 +138,11 @@ async fn websocket_init_with_a_token_acks_and_refuses_http_operations_cleanly() 
         let ack: serde_json::Value = serde_json::from_str(ack.to_text().unwrap()).unwrap();
         assert_eq!(ack["type"], "connection_ack", "{protocol}");
         // Queries belong to HTTP for now: refused with a code, not a crash.
-        let start = if protocol == "graphql-ws" { "start" } else { "subscribe" };
+        let start = if protocol == "graphql-ws" {
+            "start"
+        } else {
+            "subscribe"
+        };
         let op = json!({ "id": "1", "type": start, "payload": { "query": "{ viewer { user { email } } }" } });
         socket.send(Message::text(op.to_string())).await.unwrap();
         let reply: serde_json::Value =
@@ -128,7 +152,10 @@ async fn websocket_init_with_a_token_acks_and_refuses_http_operations_cleanly() 
         } else {
             reply["payload"].clone()
         };
-        assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{protocol}: {reply}");
+        assert_eq!(
+            errors[0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{protocol}: {reply}"
+        );
         socket.close(None).await.ok();
     }
 }
@@ -137,7 +164,8 @@ async fn websocket_init_with_a_token_acks_and_refuses_http_operations_cleanly() 
 async fn websocket_init_with_a_bad_token_is_closed_4403() {
     let app = spawn_app().await;
     let mut socket = ws_connect(&app, "graphql-transport-ws").await;
-    let init = json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } });
+    let init =
+        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } });
     socket.send(Message::text(init.to_string())).await.unwrap();
     match next_json(&mut socket).await {
         Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 4403),
@@ -158,7 +186,11 @@ async fn shutdown_closes_websockets_with_going_away() {
         Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
         other => panic!("expected a 1001 close, got {other:?}"),
     }
-    assert!(app.shutdown.drained(std::time::Duration::from_secs(5)).await);
+    assert!(
+        app.shutdown
+            .drained(std::time::Duration::from_secs(5))
+            .await
+    );
     // No new connections once shut down.
     let refused = app
         .client
@@ -166,4 +198,80 @@ async fn shutdown_closes_websockets_with_going_away() {
         .send()
         .await;
     assert!(refused.is_err(), "the listener is closed");
+}
+
+#[tokio::test]
+async fn the_per_request_statement_timeout_cuts_slow_statements() {
+    use gateway::auth::Viewer;
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = spawn_app().await;
+    let pool = app.gateway_pool().await;
+    let tx = gateway::db::request::begin_as(&pool, &Viewer::anon(), 100)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let slow = tx
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_sleep(5)",
+        ))
+        .await
+        .expect_err("cut off by the statement timeout");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "cut off early"
+    );
+    let api_error = gateway::graphql::error::ApiError::from(slow);
+    assert_eq!(api_error.code(), "INTERNAL");
+    assert_eq!(api_error.to_string(), "internal error", "no detail leaks");
+}
+
+#[tokio::test]
+async fn requests_run_as_the_viewers_role_with_its_claims() {
+    use gateway::auth::{Role, Viewer};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = spawn_app().await;
+    let pool = app.gateway_pool().await;
+    let user = uuid::Uuid::new_v4();
+    let viewer = Viewer {
+        user_id: Some(user),
+        role: Role::Authenticated,
+        claims: json!({ "sub": user, "role": "authenticated", "email": "x@example.com" }),
+    };
+    let tx = gateway::db::request::begin_as(&pool, &viewer, 1000)
+        .await
+        .unwrap();
+    let row = tx
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_user::text AS who, auth.uid() AS uid, auth.jwt() ->> 'email' AS email",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "who").unwrap(), "authenticated");
+    assert_eq!(row.try_get::<uuid::Uuid>("", "uid").unwrap(), user);
+    assert_eq!(row.try_get::<String>("", "email").unwrap(), "x@example.com");
+}
+
+#[tokio::test]
+async fn the_demo_user_is_created_once_with_data_to_show() {
+    let app = spawn_app().await;
+    let pool = app.gateway_pool().await;
+    let first = gateway::demo::ensure_demo_user(&pool).await.unwrap();
+    let again = gateway::demo::ensure_demo_user(&pool).await.unwrap();
+    assert_eq!(first, again, "idempotent");
+    let response = app
+        .as_user(
+            first,
+            "{ viewer { user { email } } builderSessions { totalCount } }",
+            json!({}),
+        )
+        .await;
+    let data = response.data();
+    assert_eq!(data["viewer"]["user"]["email"], gateway::demo::DEMO_EMAIL);
+    assert_eq!(
+        data["builderSessions"]["totalCount"], 3,
+        "seeded once, not twice"
+    );
 }

@@ -139,7 +139,12 @@ impl TestApp {
     /// A valid token for `user` (role authenticated).
     pub fn token(&self, user: Uuid) -> String {
         self.auth
-            .mint(Some(user), Role::Authenticated, Duration::from_secs(600), None)
+            .mint(
+                Some(user),
+                Role::Authenticated,
+                Duration::from_secs(600),
+                None,
+            )
             .unwrap()
     }
 
@@ -183,6 +188,14 @@ impl TestApp {
     /// Runs `query` as anon.
     pub async fn as_anon(&self, query: &str, variables: Value) -> GqlResponse {
         self.post(None, query, variables).await
+    }
+
+    /// A separate small pool on the app's database as the `gateway` login
+    /// role, for tests that drive the database layer directly.
+    pub async fn gateway_pool(&self) -> sea_orm::DatabaseConnection {
+        gateway::db::connect(&self.db.url_as("gateway"), 2)
+            .await
+            .expect("connect as the gateway role")
     }
 
     /// Forgets the statements recorded so far.
