@@ -4,9 +4,11 @@
 use crate::auth::Viewer;
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::limits::Limits;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::{Context, ErrorExtensions, Response, ServerError};
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
+};
+use async_graphql::{Context, ErrorExtensions, Response, ServerError, ServerResult};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
@@ -111,6 +113,43 @@ impl Extension for StartTransactionExtension {
             return Response::from_errors(vec![error]);
         }
         next.run(ctx, operation_name).await
+    }
+
+    /// Runs each root mutation field inside a savepoint, so a failed
+    /// mutation leaves the transaction usable and the next mutation of the
+    /// same request reports its own error rather than "transaction aborted".
+    /// The request still rolls back as a whole when any of them failed.
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<async_graphql::Value>> {
+        let root_mutation = info.parent_type == "MutationRoot" && info.path_node.parent.is_none();
+        let tx = match (root_mutation, ctx.data_opt::<RequestTx>()) {
+            (true, Some(tx)) => tx.get().ok(),
+            _ => None,
+        };
+        let Some(tx) = tx else {
+            return next.run(ctx, info).await;
+        };
+        let internal = |e: sea_orm::DbErr| {
+            let gql = ApiError::from(e).extend();
+            let mut error = ServerError::new(gql.message, None);
+            error.extensions = gql.extensions;
+            error
+        };
+        tx.execute_unprepared("SAVEPOINT gql_mutation")
+            .await
+            .map_err(internal)?;
+        let result = next.run(ctx, info).await;
+        let end = if result.is_ok() {
+            "RELEASE SAVEPOINT gql_mutation"
+        } else {
+            "ROLLBACK TO SAVEPOINT gql_mutation"
+        };
+        tx.execute_unprepared(end).await.map_err(internal)?;
+        result
     }
 }
 

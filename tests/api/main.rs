@@ -10,3 +10,4 @@ mod lift;
 mod limits;
 mod schema;
 mod server;
+mod transactions;

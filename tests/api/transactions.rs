@@ -1,0 +1,67 @@
+//! One request, one transaction: every mutation of a request commits
+//! together or not at all, and each failed mutation reports its own error
+//! (each runs in a savepoint, so one failure does not poison the next).
+
+use crate::common::app::spawn_app;
+use serde_json::json;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn each_mutation_reports_its_own_error_and_nothing_is_committed() {
+    let app = spawn_app().await;
+    let user = app.db.create_user("tx@example.com").await;
+    let created = app
+        .as_user(
+            user,
+            r#"mutation { createLiftSession(input: { source: PROMPT, originalInput: "x" }) { session { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let session = created.data()["createLiftSession"]["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revision = app
+        .as_user(
+            user,
+            "mutation($s: UUID!) { addLiftRevision(input: { sessionId: $s, source: INITIAL, irContent: {} }) { revision { id } } }",
+            json!({ "s": session }),
+        )
+        .await;
+    let revision = revision.data()["addLiftRevision"]["revision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hole = format!(
+        r#"resolveLiftHole(input: {{ sessionId: "{session}", irRevisionId: "{revision}", holeId: "h1",
+            holeType: TYPE, resolutionMethod: USER_SELECTION, resolvedValue: 1 }}) {{ holeResolution {{ id }} }}"#
+    );
+    app.as_user(user, &format!("mutation {{ {hole} }}"), json!({}))
+        .await
+        .data();
+
+    // A database-level failure first (the hole is already resolved), then a
+    // mutation that would succeed, then one on an unknown session.
+    let document = format!(
+        r#"mutation {{
+          a: {hole}
+          b: createLiftSession(input: {{ source: CODE, originalInput: "lost" }}) {{ session {{ id }} }}
+          c: addLiftRevision(input: {{ sessionId: "{}", source: INITIAL, irContent: {{}} }}) {{ revision {{ id }} }}
+        }}"#,
+        Uuid::new_v4()
+    );
+    let response = app.as_user(user, &document, json!({})).await;
+    assert_eq!(
+        response.error_codes(),
+        vec!["CONFLICT".to_string(), "NOT_FOUND".to_string()],
+        "{}",
+        response.body
+    );
+    assert!(response.body["data"]["b"]["session"]["id"].is_string(), "b ran");
+
+    // ... and yet nothing of it stayed.
+    let count = app
+        .as_user(user, "{ liftSessions { totalCount } }", json!({}))
+        .await;
+    assert_eq!(count.data()["liftSessions"]["totalCount"], 1);
+}
