@@ -335,6 +335,121 @@ impl RssSampler {
     }
 }
 
+/// utime + stime of `pid` in clock ticks, with its parent's pid.
+fn proc_ticks(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ppid = f.get(1)?.parse().ok()?;
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((ppid, ticks))
+}
+
+/// Latest CPU ticks of every process of the three groups, by pid.
+#[derive(Default, Clone)]
+struct CpuSnapshot {
+    server: HashMap<u32, u64>,
+    postgres: HashMap<u32, u64>,
+    client: HashMap<u32, u64>,
+}
+
+fn cpu_snapshot(into: &mut CpuSnapshot, server: Option<u32>, postmaster: u32, client: u32) {
+    if let Some(pid) = server {
+        if let Some((_, t)) = proc_ticks(pid) {
+            into.server.insert(pid, t);
+        }
+    }
+    if let Some((_, t)) = proc_ticks(client) {
+        into.client.insert(client, t);
+    }
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some((ppid, t)) = proc_ticks(pid) {
+                if pid == postmaster || ppid == postmaster {
+                    into.postgres.insert(pid, t);
+                }
+            }
+        }
+    }
+}
+
+/// CPU seconds used by the server under test, the PostgreSQL cluster and
+/// the load generator while it runs (processes that exit keep their last
+/// sample).
+struct CpuSampler {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<CpuSnapshot>>,
+    baseline: CpuSnapshot,
+}
+
+#[derive(Clone, Copy, Default)]
+struct CpuUse {
+    server_s: f64,
+    postgres_s: f64,
+    client_s: f64,
+}
+
+impl CpuSampler {
+    fn start(server: Option<u32>, postmaster: u32, client: u32) -> Self {
+        let mut baseline = CpuSnapshot::default();
+        cpu_snapshot(&mut baseline, server, postmaster, client);
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let mut latest = baseline.clone();
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                cpu_snapshot(&mut latest, server, postmaster, client);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            cpu_snapshot(&mut latest, server, postmaster, client);
+            latest
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+            baseline,
+        }
+    }
+
+    fn finish(mut self) -> CpuUse {
+        self.stop.store(true, Ordering::Relaxed);
+        let latest = self.thread.take().unwrap().join().unwrap();
+        let delta = |now: &HashMap<u32, u64>, base: &HashMap<u32, u64>| -> f64 {
+            let ticks: u64 = now
+                .iter()
+                .map(|(pid, t)| t.saturating_sub(base.get(pid).copied().unwrap_or(0)))
+                .sum();
+            ticks as f64 / 100.0
+        };
+        CpuUse {
+            server_s: delta(&latest.server, &self.baseline.server),
+            postgres_s: delta(&latest.postgres, &self.baseline.postgres),
+            client_s: delta(&latest.client, &self.baseline.client),
+        }
+    }
+}
+
+fn postmaster_pid(data_dir: &Path) -> u32 {
+    std::fs::read_to_string(data_dir.join("postmaster.pid"))
+        .ok()
+        .and_then(|t| t.lines().next()?.trim().parse().ok())
+        .expect("postmaster.pid")
+}
+
+fn cpu_line(name: &str, cpu: &CpuUse, requests: f64, secs: f64) -> String {
+    let per = |s: f64| s * 1000.0 / requests;
+    format!(
+        "| {name} | {:.2} | {:.2} | {:.2} | {:.0}% |",
+        per(cpu.server_s),
+        per(cpu.postgres_s),
+        per(cpu.client_s),
+        100.0 * (cpu.server_s + cpu.postgres_s + cpu.client_s) / (2.0 * secs)
+    )
+}
+
 // ---------------------------------------------------------------------------
 // Load generator
 // ---------------------------------------------------------------------------
@@ -627,6 +742,7 @@ struct PgbenchResult {
     failed: String,
     latencies_us: Vec<u64>,
     command: String,
+    cpu: CpuUse,
 }
 
 impl PgbenchResult {
@@ -644,6 +760,7 @@ fn run_pgbench(
     name: &str,
     script: &str,
     port: u16,
+    postmaster: u32,
     concurrency: usize,
     secs: u64,
 ) -> PgbenchResult {
@@ -674,11 +791,16 @@ fn run_pgbench(
         DB_NAME.into(),
     ];
     let command = format!("{} {}", bin.display(), args.join(" "));
-    let output = Command::new(&bin)
+    let child = Command::new(&bin)
         .args(&args)
         .current_dir(dir)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run pgbench");
+    let sampler = CpuSampler::start(None, postmaster, child.id());
+    let output = child.wait_with_output().expect("pgbench output");
+    let cpu = sampler.finish();
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     if !output.status.success() {
@@ -718,6 +840,7 @@ fn run_pgbench(
         failed,
         latencies_us,
         command,
+        cpu,
     }
 }
 
@@ -734,6 +857,8 @@ struct GatewayRun {
     q2: LoadResult,
     rss_q1_max_kib: u64,
     rss_q2_max_kib: u64,
+    cpu_q1: CpuUse,
+    cpu_q2: CpuUse,
     captured: Option<(Vec<Captured>, Vec<Captured>)>,
 }
 
@@ -857,6 +982,7 @@ fn main() {
             .build()
             .unwrap();
         let gateway_url = cluster.url("gateway", DB_NAME);
+        let postmaster = postmaster_pid(cluster.data_dir());
 
         // --- gateway runs ---------------------------------------------------------
         let mut runs: Vec<GatewayRun> = Vec::new();
@@ -880,11 +1006,15 @@ fn main() {
                 None
             };
             let sampler = RssSampler::start(gw.pid());
+            let cpu = CpuSampler::start(Some(gw.pid()), postmaster, std::process::id());
             let q1 = run_load(&client, &gw.base_url, &users, Query::Q1, concurrency, secs).await;
+            let cpu_q1 = cpu.finish();
             let rss_q1_max_kib = sampler.finish();
             report_load("Q1", pool, &q1, rss_q1_max_kib);
             let sampler = RssSampler::start(gw.pid());
+            let cpu = CpuSampler::start(Some(gw.pid()), postmaster, std::process::id());
             let q2 = run_load(&client, &gw.base_url, &users, Query::Q2, concurrency, secs).await;
+            let cpu_q2 = cpu.finish();
             let rss_q2_max_kib = sampler.finish();
             report_load("Q2", pool, &q2, rss_q2_max_kib);
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -899,6 +1029,8 @@ fn main() {
                 q2,
                 rss_q1_max_kib,
                 rss_q2_max_kib,
+                cpu_q1,
+                cpu_q2,
                 captured,
             });
         }
@@ -936,9 +1068,9 @@ fn main() {
         let script_q2 = pgbench_script(&lookup_q2, &cap_q2, &vars_q2);
         println!("\n--- statements per request: Q1 {} (incl. BEGIN/COMMIT), Q2 {} ---", cap_q1.len(), cap_q2.len());
         println!("--- pgbench script Q1 ---\n{script_q1}--- pgbench script Q2 ---\n{script_q2}");
-        let pg_q1 = run_pgbench(work_dir.path(), "q1", &script_q1, cluster.port(), concurrency, secs);
+        let pg_q1 = run_pgbench(work_dir.path(), "q1", &script_q1, cluster.port(), postmaster, concurrency, secs);
         println!("pgbench Q1: {:.0} tps, latency average {:.2} ms, failed {}", pg_q1.tps, pg_q1.latency_avg_ms, pg_q1.failed);
-        let pg_q2 = run_pgbench(work_dir.path(), "q2", &script_q2, cluster.port(), concurrency, secs);
+        let pg_q2 = run_pgbench(work_dir.path(), "q2", &script_q2, cluster.port(), postmaster, concurrency, secs);
         println!("pgbench Q2: {:.0} tps, latency average {:.2} ms, failed {}", pg_q2.tps, pg_q2.latency_avg_ms, pg_q2.failed);
         println!("pgbench command: {}", pg_q1.command);
 
@@ -984,6 +1116,18 @@ fn main() {
                 mib(r.rss_after_kib),
                 r.ready_in.as_secs_f64() * 1000.0
             );
+        }
+        println!("\n| CPU per request (ms) | gateway | PostgreSQL | load generator | of 2 cores |");
+        println!("| --- | --- | --- | --- | --- |");
+        for r in &runs {
+            for (name, res, cpu) in [("Q1", &r.q1, &r.cpu_q1), ("Q2", &r.q2, &r.cpu_q2)] {
+                let label = format!("{name} gateway, pool {}", r.pool);
+                println!("{}", cpu_line(&label, cpu, res.requests as f64, res.elapsed.as_secs_f64()));
+            }
+        }
+        for (name, pg) in [("Q1 pgbench", &pg_q1), ("Q2 pgbench", &pg_q2)] {
+            let transactions = pg.latencies_us.len() as f64;
+            println!("{}", cpu_line(name, &pg.cpu, transactions, secs as f64));
         }
         for r in &runs {
             for (name, res) in [("Q1", &r.q1), ("Q2", &r.q2)] {

@@ -102,8 +102,18 @@ pub struct Started {
 /// when there is no `DATABASE_URL`), migrates it, and connects the pool.
 pub async fn start(config: &crate::config::DbConfig) -> Result<Started, DbError> {
     if let Some(url) = &config.database_url {
-        migrate(url).await?;
         let db = connect(url, config.pool_size).await?;
+        // The gateway usually connects as an unprivileged role that may not
+        // run DDL: migrate only when something is pending (an owner's URL is
+        // needed then: `gateway migrate` or `cargo run -p migration -- up`).
+        if !migrations_applied(&db).await.unwrap_or(false) {
+            migrate(url).await.map_err(|err| {
+                DbError::Orm(DbErr::Migration(format!(
+                    "migrations are pending and could not be applied as this user ({err}); \
+                     run `gateway migrate` with DATABASE_URL of the database owner first"
+                )))
+            })?;
+        }
         return Ok(Started { db, cluster: None });
     }
     let options = embedded::ClusterOptions::persistent(&config.data_dir);

@@ -2,13 +2,16 @@
 //! its types, queries, mutations and loaders side by side), and the shared
 //! pieces they use: request context, errors, filters, pagination, limits.
 
+pub mod analytics;
 pub mod builder;
+pub mod chat;
 pub mod context;
 pub mod error;
 pub mod filter;
 pub mod lift;
 pub mod limits;
 pub mod pagination;
+pub mod prompt_lab;
 pub mod viewer;
 
 use async_graphql::{EmptySubscription, MergedObject, Request, Schema};
@@ -21,6 +24,9 @@ pub struct QueryRoot(
     viewer::ViewerQuery,
     builder::BuilderQuery,
     lift::LiftQuery,
+    chat::ChatQuery,
+    prompt_lab::PromptLabQuery,
+    analytics::AnalyticsQuery,
     // anchor:query-roots
 );
 
@@ -30,6 +36,9 @@ pub struct MutationRoot(
     viewer::ViewerMutation,
     builder::BuilderMutation,
     lift::LiftMutation,
+    chat::ChatMutation,
+    prompt_lab::PromptLabMutation,
+    analytics::AnalyticsMutation,
     // anchor:mutation-roots
 );
 
@@ -61,6 +70,9 @@ pub fn prepare_request(request: Request, tx: &RequestTx) -> Request {
     let request = request.data(tx.clone());
     let request = builder::register_loaders(request, tx);
     let request = lift::register_loaders(request, tx);
+    let request = chat::register_loaders(request, tx);
+    let request = prompt_lab::register_loaders(request, tx);
+    let request = analytics::register_loaders(request, tx);
     // anchor:loaders
     #[allow(clippy::let_and_return)]
     request

@@ -27,6 +27,9 @@ pub struct Viewer(
     ViewerCore,
     crate::graphql::builder::BuilderViewerFields,
     crate::graphql::lift::LiftViewerFields,
+    crate::graphql::chat::ChatViewerFields,
+    crate::graphql::prompt_lab::PromptLabViewerFields,
+    crate::graphql::analytics::AnalyticsViewerFields,
     // anchor:viewer-fields
 );
 

@@ -4,10 +4,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod analytics;
 mod auth;
 mod builder;
+mod chat;
 mod lift;
 mod limits;
+mod prompt_lab;
 mod schema;
 mod server;
 mod transactions;

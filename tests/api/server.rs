@@ -275,3 +275,32 @@ async fn the_demo_user_is_created_once_with_data_to_show() {
         "seeded once, not twice"
     );
 }
+
+#[tokio::test]
+async fn an_unprivileged_database_url_starts_when_migrations_are_applied() {
+    let app = spawn_app().await;
+    let config = gateway::config::DbConfig {
+        database_url: Some(app.db.url_as("gateway")),
+        data_dir: "unused".into(),
+        db_name: "unused".into(),
+        pool_size: 2,
+    };
+    let started = gateway::db::start(&config)
+        .await
+        .expect("the gateway role needs no DDL when nothing is pending");
+    assert!(started.cluster.is_none());
+    drop(started);
+
+    // With a migration pending, it says what to do instead of failing on DDL.
+    crate::common::sqlx::query(
+        "DELETE FROM seaql_migrations WHERE version = (SELECT max(version) FROM seaql_migrations)",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let err = match gateway::db::start(&config).await {
+        Ok(_) => panic!("pending migrations cannot be applied by the gateway role"),
+        Err(err) => err.to_string(),
+    };
+    assert!(err.contains("gateway migrate"), "{err}");
+}

@@ -57,7 +57,10 @@ async fn each_mutation_reports_its_own_error_and_nothing_is_committed() {
         "{}",
         response.body
     );
-    assert!(response.body["data"]["b"]["session"]["id"].is_string(), "b ran");
+    assert!(
+        response.body["data"]["b"]["session"]["id"].is_string(),
+        "b ran"
+    );
 
     // ... and yet nothing of it stayed.
     let count = app

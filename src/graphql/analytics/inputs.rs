@@ -1,0 +1,506 @@
+//! Inputs of the workspace analytics domain: `where` filters, `orderBy`
+//! lists, date ranges, aggregate groupings and the mutation inputs.
+
+use super::types::{
+    ActivityEventType, AgentRunStatus, AlertCondition, AlertMetricType, WorkspaceRole,
+};
+use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::filter::{
+    BooleanFilter, DateTimeFilter, DecimalFilter, IntFilter, StringFilter, UuidFilter,
+};
+use crate::graphql::pagination::{SortDirection, SortKey};
+use async_graphql::{Enum, InputObject, Json};
+use chrono::NaiveDate;
+use entity::analytics::user_activity;
+use entity::public::{agent_runs, agents, workspaces};
+use rust_decimal::Decimal;
+use sea_orm::{ColumnTrait, Condition};
+use uuid::Uuid;
+
+/// An inclusive range of UTC days; either end may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DateRange {
+    /// First day.
+    pub from: Option<NaiveDate>,
+    /// Last day.
+    pub to: Option<NaiveDate>,
+}
+
+impl DateRange {
+    /// The range, BAD_USER_INPUT on `from` when it ends before it starts.
+    pub fn new(from: Option<NaiveDate>, to: Option<NaiveDate>) -> ApiResult<Self> {
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(ApiError::bad_input("from", "from must not be after to"));
+            }
+        }
+        Ok(Self { from, to })
+    }
+
+    /// `column BETWEEN from AND to`, open ends omitted.
+    pub fn condition(&self, column: impl ColumnTrait) -> Condition {
+        Condition::all()
+            .add_option(self.from.map(|f| column.gte(f)))
+            .add_option(self.to.map(|t| column.lte(t)))
+    }
+}
+
+/// Declares a filter input on an enum column (stored as text).
+macro_rules! enum_filter {
+    ($(#[$doc:meta])* $name:ident, $enum:ty) => {
+        $(#[$doc])*
+        #[derive(InputObject, Clone, Debug, Default)]
+        pub struct $name {
+            /// Equal to.
+            pub eq: Option<$enum>,
+            /// Not equal to.
+            pub neq: Option<$enum>,
+            /// One of.
+            #[graphql(name = "in")]
+            pub in_list: Option<Vec<$enum>>,
+        }
+
+        impl $name {
+            /// The condition on `column`.
+            pub fn condition(&self, column: impl ColumnTrait) -> Condition {
+                let mut c = Condition::all();
+                if let Some(v) = self.eq {
+                    c = c.add(column.eq(v.as_db()));
+                }
+                if let Some(v) = self.neq {
+                    c = c.add(column.ne(v.as_db()));
+                }
+                if let Some(v) = &self.in_list {
+                    c = c.add(column.is_in(v.iter().map(|e| e.as_db())));
+                }
+                c
+            }
+        }
+    };
+}
+
+enum_filter!(
+    /// Filter on a run status.
+    AgentRunStatusFilter,
+    AgentRunStatus
+);
+enum_filter!(
+    /// Filter on an activity event type.
+    ActivityEventTypeFilter,
+    ActivityEventType
+);
+
+/// `base AND (all of and) AND (any of or) AND NOT not`.
+fn combine<W>(
+    base: Condition,
+    and: &Option<Vec<W>>,
+    or: &Option<Vec<W>>,
+    not: &Option<Box<W>>,
+    condition: impl Fn(&W) -> Condition,
+) -> Condition {
+    let mut c = base;
+    for w in and.iter().flatten() {
+        c = c.add(condition(w));
+    }
+    if let Some(list) = or {
+        let mut any = Condition::any();
+        for w in list {
+            any = any.add(condition(w));
+        }
+        c = c.add(any);
+    }
+    if let Some(w) = not {
+        c = c.add(condition(w).not());
+    }
+    c
+}
+
+/// Adds `filter.condition(column)` when the filter is given.
+fn opt<F>(c: Condition, filter: &Option<F>, cond: impl Fn(&F) -> Condition) -> Condition {
+    match filter {
+        Some(f) => c.add(cond(f)),
+        None => c,
+    }
+}
+
+/// Which workspaces to return (always only the viewer's).
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct WorkspaceWhere {
+    /// Workspace id.
+    pub id: Option<UuidFilter>,
+    /// Name.
+    pub name: Option<StringFilter>,
+    /// Owner.
+    pub owner_id: Option<UuidFilter>,
+    /// Creation time.
+    pub created_at: Option<DateTimeFilter>,
+    /// All of these.
+    pub and: Option<Vec<WorkspaceWhere>>,
+    /// Any of these.
+    pub or: Option<Vec<WorkspaceWhere>>,
+    /// Not this.
+    pub not: Option<Box<WorkspaceWhere>>,
+}
+
+impl WorkspaceWhere {
+    /// The SQL condition.
+    pub fn condition(&self) -> Condition {
+        use workspaces::Column as C;
+        let mut c = Condition::all();
+        c = opt(c, &self.id, |f| f.condition(C::Id));
+        c = opt(c, &self.name, |f| f.condition(C::Name));
+        c = opt(c, &self.owner_id, |f| f.condition(C::OwnerId));
+        c = opt(c, &self.created_at, |f| f.condition(C::CreatedAt));
+        combine(c, &self.and, &self.or, &self.not, Self::condition)
+    }
+}
+
+/// Which agents to return (always only those of the viewer's workspaces).
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct AgentWhere {
+    /// Agent id.
+    pub id: Option<UuidFilter>,
+    /// The workspace.
+    pub workspace_id: Option<UuidFilter>,
+    /// Name.
+    pub name: Option<StringFilter>,
+    /// Default model.
+    pub model: Option<StringFilter>,
+    /// Whether the agent is active.
+    pub is_active: Option<BooleanFilter>,
+    /// Who created it.
+    pub created_by: Option<UuidFilter>,
+    /// Creation time.
+    pub created_at: Option<DateTimeFilter>,
+    /// All of these.
+    pub and: Option<Vec<AgentWhere>>,
+    /// Any of these.
+    pub or: Option<Vec<AgentWhere>>,
+    /// Not this.
+    pub not: Option<Box<AgentWhere>>,
+}
+
+impl AgentWhere {
+    /// The SQL condition.
+    pub fn condition(&self) -> Condition {
+        use agents::Column as C;
+        let mut c = Condition::all();
+        c = opt(c, &self.id, |f| f.condition(C::Id));
+        c = opt(c, &self.workspace_id, |f| f.condition(C::WorkspaceId));
+        c = opt(c, &self.name, |f| f.condition(C::Name));
+        c = opt(c, &self.model, |f| f.condition(C::Model));
+        c = opt(c, &self.is_active, |f| f.condition(C::IsActive));
+        c = opt(c, &self.created_by, |f| f.condition(C::CreatedBy));
+        c = opt(c, &self.created_at, |f| f.condition(C::CreatedAt));
+        combine(c, &self.and, &self.or, &self.not, Self::condition)
+    }
+}
+
+/// Which agent runs to return (always only those of the viewer's
+/// workspaces).
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct AgentRunWhere {
+    /// Run id.
+    pub id: Option<UuidFilter>,
+    /// The agent.
+    pub agent_id: Option<UuidFilter>,
+    /// The workspace.
+    pub workspace_id: Option<UuidFilter>,
+    /// Who started it.
+    pub user_id: Option<UuidFilter>,
+    /// State.
+    pub status: Option<AgentRunStatusFilter>,
+    /// Start time.
+    pub started_at: Option<DateTimeFilter>,
+    /// End time.
+    pub completed_at: Option<DateTimeFilter>,
+    /// Runtime (seconds).
+    pub runtime_seconds: Option<DecimalFilter>,
+    /// Credits consumed.
+    pub credits_consumed: Option<DecimalFilter>,
+    /// Tokens used.
+    pub tokens_used: Option<IntFilter>,
+    /// Model.
+    pub model: Option<StringFilter>,
+    /// Error kind.
+    pub error_type: Option<StringFilter>,
+    /// All of these.
+    pub and: Option<Vec<AgentRunWhere>>,
+    /// Any of these.
+    pub or: Option<Vec<AgentRunWhere>>,
+    /// Not this.
+    pub not: Option<Box<AgentRunWhere>>,
+}
+
+impl AgentRunWhere {
+    /// The SQL condition.
+    pub fn condition(&self) -> Condition {
+        use agent_runs::Column as C;
+        let mut c = Condition::all();
+        c = opt(c, &self.id, |f| f.condition(C::Id));
+        c = opt(c, &self.agent_id, |f| f.condition(C::AgentId));
+        c = opt(c, &self.workspace_id, |f| f.condition(C::WorkspaceId));
+        c = opt(c, &self.user_id, |f| f.condition(C::UserId));
+        c = opt(c, &self.status, |f| f.condition(C::Status));
+        c = opt(c, &self.started_at, |f| f.condition(C::StartedAt));
+        c = opt(c, &self.completed_at, |f| f.condition(C::CompletedAt));
+        c = opt(c, &self.runtime_seconds, |f| f.condition(C::RuntimeSeconds));
+        c = opt(c, &self.credits_consumed, |f| {
+            f.condition(C::CreditsConsumed)
+        });
+        c = opt(c, &self.tokens_used, |f| f.condition(C::TokensUsed));
+        c = opt(c, &self.model, |f| f.condition(C::Model));
+        c = opt(c, &self.error_type, |f| f.condition(C::ErrorType));
+        combine(c, &self.and, &self.or, &self.not, Self::condition)
+    }
+}
+
+/// Which activity events to return (the viewer's own and those of the
+/// viewer's workspaces).
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct ActivityEventWhere {
+    /// Event id.
+    pub id: Option<UuidFilter>,
+    /// Who did it.
+    pub user_id: Option<UuidFilter>,
+    /// The workspace.
+    pub workspace_id: Option<UuidFilter>,
+    /// Kind of event.
+    pub event_type: Option<ActivityEventTypeFilter>,
+    /// Event name.
+    pub event_name: Option<StringFilter>,
+    /// Page path.
+    pub page_path: Option<StringFilter>,
+    /// Client session.
+    pub session_id: Option<UuidFilter>,
+    /// When it happened.
+    pub created_at: Option<DateTimeFilter>,
+    /// All of these.
+    pub and: Option<Vec<ActivityEventWhere>>,
+    /// Any of these.
+    pub or: Option<Vec<ActivityEventWhere>>,
+    /// Not this.
+    pub not: Option<Box<ActivityEventWhere>>,
+}
+
+impl ActivityEventWhere {
+    /// The SQL condition.
+    pub fn condition(&self) -> Condition {
+        use user_activity::Column as C;
+        let mut c = Condition::all();
+        c = opt(c, &self.id, |f| f.condition(C::Id));
+        c = opt(c, &self.user_id, |f| f.condition(C::UserId));
+        c = opt(c, &self.workspace_id, |f| f.condition(C::WorkspaceId));
+        c = opt(c, &self.event_type, |f| f.condition(C::EventType));
+        c = opt(c, &self.event_name, |f| f.condition(C::EventName));
+        c = opt(c, &self.page_path, |f| f.condition(C::PagePath));
+        c = opt(c, &self.session_id, |f| f.condition(C::SessionId));
+        c = opt(c, &self.created_at, |f| f.condition(C::CreatedAt));
+        combine(c, &self.and, &self.or, &self.not, Self::condition)
+    }
+}
+
+/// Sortable fields of agent runs.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AgentRunOrderField {
+    /// Start time.
+    StartedAt,
+}
+
+/// One `orderBy` entry of agent runs.
+#[derive(InputObject, Clone, Copy, Debug)]
+pub struct AgentRunOrder {
+    /// The field to sort by.
+    pub field: AgentRunOrderField,
+    /// The direction (default ASC).
+    #[graphql(default_with = "SortDirection::Asc")]
+    pub direction: SortDirection,
+}
+
+/// Sortable fields of activity events.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActivityEventOrderField {
+    /// Event time.
+    CreatedAt,
+}
+
+/// One `orderBy` entry of activity events.
+#[derive(InputObject, Clone, Copy, Debug)]
+pub struct ActivityEventOrder {
+    /// The field to sort by.
+    pub field: ActivityEventOrderField,
+    /// The direction (default ASC).
+    #[graphql(default_with = "SortDirection::Asc")]
+    pub direction: SortDirection,
+}
+
+/// The direction of the first entry, or newest first: both orderings have
+/// one field, so only the direction can vary.
+fn direction_of(order: Option<Vec<SortDirection>>) -> SortDirection {
+    order
+        .and_then(|o| o.first().copied())
+        .unwrap_or(SortDirection::Desc)
+}
+
+/// Sort keys of an agent run ordering (primary key as tiebreak).
+pub fn run_sort_keys(order: Option<Vec<AgentRunOrder>>) -> Vec<SortKey<agent_runs::Column>> {
+    let d = direction_of(order.map(|o| o.into_iter().map(|e| e.direction).collect()));
+    vec![
+        (agent_runs::Column::StartedAt, d),
+        (agent_runs::Column::Id, d),
+    ]
+}
+
+/// Sort keys of an activity ordering (primary key as tiebreak).
+pub fn activity_sort_keys(
+    order: Option<Vec<ActivityEventOrder>>,
+) -> Vec<SortKey<user_activity::Column>> {
+    let d = direction_of(order.map(|o| o.into_iter().map(|e| e.direction).collect()));
+    vec![
+        (user_activity::Column::CreatedAt, d),
+        (user_activity::Column::Id, d),
+    ]
+}
+
+/// Grouping keys of `agentRunAggregate`.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AgentRunGroupBy {
+    /// By start day (UTC).
+    Day,
+    /// By status.
+    Status,
+    /// By agent.
+    Agent,
+    /// By workspace.
+    Workspace,
+}
+
+/// Grouping keys of `activityEventAggregate`.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActivityEventGroupBy {
+    /// By day (UTC).
+    Day,
+    /// By event type.
+    EventType,
+    /// By workspace.
+    Workspace,
+    /// By user.
+    User,
+}
+
+/// Input of `createWorkspace`.
+#[derive(InputObject, Debug)]
+pub struct CreateWorkspaceInput {
+    /// Name (not blank, at most 255 characters).
+    pub name: String,
+}
+
+/// Input of `addWorkspaceMember` (owners and admins only).
+#[derive(InputObject, Debug)]
+pub struct AddWorkspaceMemberInput {
+    /// The workspace.
+    pub workspace_id: Uuid,
+    /// The user to add.
+    pub user_id: Uuid,
+    /// The role (default MEMBER).
+    #[graphql(default_with = "WorkspaceRole::Member")]
+    pub role: WorkspaceRole,
+}
+
+/// Input of `recordActivityEvent`: an event of the viewer.
+#[derive(InputObject, Debug)]
+pub struct RecordActivityEventInput {
+    /// Kind of event.
+    pub event_type: ActivityEventType,
+    /// The workspace it happened in (one the viewer is a member of).
+    pub workspace_id: Option<Uuid>,
+    /// Event name (at most 100 characters).
+    pub event_name: Option<String>,
+    /// Page path (at most 255 characters).
+    pub page_path: Option<String>,
+    /// Client session.
+    pub session_id: Option<Uuid>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Referrer.
+    pub referrer: Option<String>,
+    /// Free-form metadata (a JSON object; default `{}`).
+    pub metadata: Option<Json<serde_json::Value>>,
+}
+
+/// Input of `createAlertRule`.
+#[derive(InputObject, Debug)]
+pub struct CreateAlertRuleInput {
+    /// The workspace.
+    pub workspace_id: Uuid,
+    /// Name (not blank, at most 255 characters).
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Evaluated (default true).
+    #[graphql(default = true)]
+    pub is_active: bool,
+    /// The metric watched.
+    pub metric_type: AlertMetricType,
+    /// The comparison.
+    pub condition: AlertCondition,
+    /// The threshold.
+    pub threshold_value: Decimal,
+    /// Window of hourly metrics, 1 to 10080 minutes (default 5).
+    #[graphql(default = 5)]
+    pub evaluation_window_minutes: i32,
+    /// Notification channels (a JSON array; default `[]`).
+    pub notification_channels: Option<Json<serde_json::Value>>,
+    /// Notification recipients (a JSON array; default `[]`).
+    pub notification_recipients: Option<Json<serde_json::Value>>,
+}
+
+/// Input of `updateAlertRule`; omitted fields stay as they are.
+#[derive(InputObject, Debug)]
+pub struct UpdateAlertRuleInput {
+    /// The rule.
+    pub id: Uuid,
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// Evaluated or not.
+    pub is_active: Option<bool>,
+    /// New metric.
+    pub metric_type: Option<AlertMetricType>,
+    /// New comparison.
+    pub condition: Option<AlertCondition>,
+    /// New threshold.
+    pub threshold_value: Option<Decimal>,
+    /// New window (1 to 10080 minutes).
+    pub evaluation_window_minutes: Option<i32>,
+    /// New channels (a JSON array).
+    pub notification_channels: Option<Json<serde_json::Value>>,
+    /// New recipients (a JSON array).
+    pub notification_recipients: Option<Json<serde_json::Value>>,
+}
+
+/// Input of `deleteAlertRule`.
+#[derive(InputObject, Debug)]
+pub struct DeleteAlertRuleInput {
+    /// The rule.
+    pub id: Uuid,
+}
+
+/// Input of `acknowledgeAlert`.
+#[derive(InputObject, Debug)]
+pub struct AcknowledgeAlertInput {
+    /// The alert.
+    pub id: Uuid,
+    /// Notes.
+    pub notes: Option<String>,
+}
+
+/// Input of `aggregateDailyMetrics` (service role only).
+#[derive(InputObject, Debug)]
+pub struct AggregateDailyMetricsInput {
+    /// The UTC day to roll up.
+    pub date: NaiveDate,
+    /// Only this workspace (default: every workspace plus the platform row).
+    pub workspace_id: Option<Uuid>,
+}

@@ -1,0 +1,379 @@
+//! Dataloaders of the analytics domain: rows by id and per-workspace (or
+//! per-agent) child pages, one statement per relation and distinct
+//! arguments, whatever the number of parents. They read through the
+//! request's transaction, so RLS (and the member views' filter) applies.
+
+use super::inputs::DateRange;
+use super::types::CohortPeriod;
+use crate::graphql::context::RequestTx;
+use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, ErrorExtensions, Request};
+use chrono::{DateTime, Utc};
+use entity::analytics::{
+    agent_performance, alert_history, alert_rules, daily_metrics, hourly_metrics, user_cohorts,
+    v_active_users, v_top_agents, v_workspace_summary,
+};
+use entity::public::{agent_runs, agents, users, workspace_members};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Every analytics loader of one request, over its transaction.
+pub struct AnalyticsLoader {
+    tx: RequestTx,
+}
+
+/// The analytics dataloader as stored in the request data.
+pub type AnalyticsDataLoader = DataLoader<AnalyticsLoader>;
+
+/// Adds the analytics dataloader over `tx` to `request`.
+pub fn register_loaders(request: Request, tx: &RequestTx) -> Request {
+    request.data(DataLoader::new(
+        AnalyticsLoader { tx: tx.clone() },
+        tokio::spawn,
+    ))
+}
+
+/// Loads `key` through the request's analytics dataloader.
+pub async fn load_one<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> async_graphql::Result<Option<<AnalyticsLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    AnalyticsLoader: Loader<K, Error = Arc<ApiError>>,
+{
+    let loader = ctx
+        .data::<AnalyticsDataLoader>()
+        .map_err(|_| ApiError::Internal("analytics loader not registered".into()).extend())?;
+    loader.load_one(key).await.map_err(|e| e.as_ref().extend())
+}
+
+/// A user row by id (visible when the user shares a workspace with the
+/// viewer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+
+/// The `v_workspace_summary` row of a workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SummaryOfWorkspace(pub Uuid);
+
+fn db_error(err: sea_orm::DbErr) -> Arc<ApiError> {
+    Arc::new(ApiError::from(err))
+}
+
+impl Loader<UserById> for AnalyticsLoader {
+    type Value = users::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        let rows = users::Entity::find()
+            .filter(users::Column::Id.is_in(keys.iter().map(|k| k.0)))
+            .all(tx)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|m| (UserById(m.id), m)).collect())
+    }
+}
+
+impl Loader<SummaryOfWorkspace> for AnalyticsLoader {
+    type Value = v_workspace_summary::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[SummaryOfWorkspace],
+    ) -> Result<HashMap<SummaryOfWorkspace, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        let rows = v_workspace_summary::Entity::find()
+            .filter(v_workspace_summary::Column::WorkspaceId.is_in(keys.iter().map(|k| k.0)))
+            .all(tx)
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|m| (SummaryOfWorkspace(m.workspace_id), m))
+            .collect())
+    }
+}
+
+/// A parent-to-children relation loaded as per-parent pages in a fixed
+/// order, optionally narrowed by arguments (a date range, a period).
+pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
+    /// The child entity.
+    type Entity: EntityTrait;
+    /// Arguments narrowing the children (part of the loader key).
+    type Args: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static;
+    /// The children's column pointing at the parent.
+    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
+    /// Sort keys, ending with a unique column.
+    fn sort_keys() -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
+    /// The condition of `args`.
+    fn filter(_args: &Self::Args) -> ApiResult<Condition> {
+        Ok(Condition::all())
+    }
+}
+
+/// The first `limit` children of `parent` matching `args`. Keys with the
+/// same `limit` and `args` are loaded together in one statement.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChildrenKey<R: ChildRelation> {
+    /// The parent's id.
+    pub parent: Uuid,
+    /// Page size.
+    pub limit: u64,
+    /// Narrowing arguments.
+    pub args: R::Args,
+}
+
+impl<R: ChildRelation> ChildrenKey<R> {
+    /// The key of `parent`'s first `limit` children matching `args`.
+    pub fn new(parent: Uuid, limit: u64, args: R::Args) -> Self {
+        Self {
+            parent,
+            limit,
+            args,
+        }
+    }
+}
+
+impl<R> Loader<ChildrenKey<R>> for AnalyticsLoader
+where
+    R: ChildRelation,
+    <R::Entity as EntityTrait>::Column: Send + Sync,
+    <R::Entity as EntityTrait>::Model: Sync,
+{
+    type Value = ChildPage<<R::Entity as EntityTrait>::Model>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[ChildrenKey<R>],
+    ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
+        let mut groups: HashMap<(u64, R::Args), Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.limit, key.args.clone()))
+                .or_default()
+                .push(key.parent);
+        }
+        let tx = self.tx.get().map_err(Arc::new)?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((limit, args), parents) in groups {
+            let mut pages = children_pages::<R::Entity, _>(
+                tx,
+                R::parent_column(),
+                &parents,
+                &R::sort_keys(),
+                limit,
+                R::filter(&args).map_err(Arc::new)?,
+            )
+            .await
+            .map_err(Arc::new)?;
+            for parent in parents {
+                let page = pages.remove(&parent).unwrap_or_default();
+                out.insert(ChildrenKey::new(parent, limit, args.clone()), page);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Declares a child relation with a fixed order; with arguments other than
+/// `()`, the type's `condition` function narrows the children.
+macro_rules! relation {
+    ($(#[$doc:meta])* $name:ident, $entity:ident, (), $parent:ident, [$(($col:ident, $dir:ident)),+ $(,)?]) => {
+        relation!(@impl $(#[$doc])* $name, $entity, (), $parent, [$(($col, $dir)),+], {});
+    };
+    ($(#[$doc:meta])* $name:ident, $entity:ident, $args:ty, $parent:ident, [$(($col:ident, $dir:ident)),+ $(,)?]) => {
+        relation!(@impl $(#[$doc])* $name, $entity, $args, $parent, [$(($col, $dir)),+], {
+            fn filter(args: &$args) -> ApiResult<Condition> {
+                $name::condition(args)
+            }
+        });
+    };
+    (@impl $(#[$doc:meta])* $name:ident, $entity:ident, $args:ty, $parent:ident, [$(($col:ident, $dir:ident)),+], { $($filter:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $name;
+
+        impl ChildRelation for $name {
+            type Entity = $entity::Entity;
+            type Args = $args;
+            fn parent_column() -> $entity::Column {
+                $entity::Column::$parent
+            }
+            fn sort_keys() -> Vec<SortKey<$entity::Column>> {
+                vec![$(($entity::Column::$col, SortDirection::$dir)),+]
+            }
+            $($filter)*
+        }
+    };
+}
+
+relation!(
+    /// A workspace's members, oldest first.
+    MembersOfWorkspace,
+    workspace_members,
+    (),
+    WorkspaceId,
+    [(JoinedAt, Asc), (UserId, Asc)]
+);
+
+relation!(
+    /// A workspace's agents, oldest first.
+    AgentsOfWorkspace,
+    agents,
+    (),
+    WorkspaceId,
+    [(CreatedAt, Asc), (Id, Asc)]
+);
+
+relation!(
+    /// An agent's runs, newest first.
+    RunsOfAgent,
+    agent_runs,
+    (),
+    AgentId,
+    [(StartedAt, Desc), (Id, Desc)]
+);
+
+relation!(
+    /// A workspace's daily rollups, newest first.
+    DailyMetricsOfWorkspace,
+    daily_metrics,
+    DateRange,
+    WorkspaceId,
+    [(MetricDate, Desc), (Id, Desc)]
+);
+
+impl DailyMetricsOfWorkspace {
+    fn condition(range: &DateRange) -> ApiResult<Condition> {
+        Ok(range.condition(daily_metrics::Column::MetricDate))
+    }
+}
+
+/// An inclusive range of instants; either end may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HourRange {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+impl HourRange {
+    /// The range, BAD_USER_INPUT on `from` when it ends before it starts.
+    pub fn new(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> ApiResult<Self> {
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Err(ApiError::bad_input("from", "from must not be after to"));
+            }
+        }
+        Ok(Self { from, to })
+    }
+}
+
+relation!(
+    /// A workspace's hourly rollups, newest first.
+    HourlyMetricsOfWorkspace,
+    hourly_metrics,
+    HourRange,
+    WorkspaceId,
+    [(MetricHour, Desc), (Id, Desc)]
+);
+
+impl HourlyMetricsOfWorkspace {
+    fn condition(range: &HourRange) -> ApiResult<Condition> {
+        use hourly_metrics::Column as C;
+        Ok(Condition::all()
+            .add_option(range.from.map(|f| C::MetricHour.gte(f)))
+            .add_option(range.to.map(|t| C::MetricHour.lte(t))))
+    }
+}
+
+relation!(
+    /// A workspace's per-agent daily performance, newest first.
+    AgentPerformanceOfWorkspace,
+    agent_performance,
+    DateRange,
+    WorkspaceId,
+    [(MetricDate, Desc), (Id, Desc)]
+);
+
+impl AgentPerformanceOfWorkspace {
+    fn condition(range: &DateRange) -> ApiResult<Condition> {
+        Ok(range.condition(agent_performance::Column::MetricDate))
+    }
+}
+
+relation!(
+    /// A workspace's retention cohorts, newest first.
+    CohortsOfWorkspace,
+    user_cohorts,
+    Option<CohortPeriod>,
+    WorkspaceId,
+    [(CohortDate, Desc), (Id, Desc)]
+);
+
+impl CohortsOfWorkspace {
+    fn condition(period: &Option<CohortPeriod>) -> ApiResult<Condition> {
+        Ok(Condition::all()
+            .add_option(period.map(|p| user_cohorts::Column::CohortPeriod.eq(p.as_db()))))
+    }
+}
+
+relation!(
+    /// A workspace's alert rules, oldest first.
+    AlertRulesOfWorkspace,
+    alert_rules,
+    (),
+    WorkspaceId,
+    [(CreatedAt, Asc), (Id, Asc)]
+);
+
+relation!(
+    /// A workspace's fired alerts, newest first; the flag keeps only the
+    /// unacknowledged ones.
+    AlertHistoryOfWorkspace,
+    alert_history,
+    bool,
+    WorkspaceId,
+    [(TriggeredAt, Desc), (Id, Desc)]
+);
+
+impl AlertHistoryOfWorkspace {
+    fn condition(unacknowledged_only: &bool) -> ApiResult<Condition> {
+        Ok(Condition::all().add_option(
+            unacknowledged_only.then(|| alert_history::Column::AcknowledgedAt.is_null()),
+        ))
+    }
+}
+
+relation!(
+    /// A workspace's active users per day (member view), newest first.
+    ActiveUsersOfWorkspace,
+    v_active_users,
+    DateRange,
+    WorkspaceId,
+    [(ActivityDate, Desc)]
+);
+
+impl ActiveUsersOfWorkspace {
+    fn condition(range: &DateRange) -> ApiResult<Condition> {
+        Ok(range.condition(v_active_users::Column::ActivityDate))
+    }
+}
+
+relation!(
+    /// A workspace's agents by runs in the last 30 days (member view).
+    TopAgentsOfWorkspace,
+    v_top_agents,
+    (),
+    WorkspaceId,
+    [(TotalRuns30d, Desc), (AgentId, Asc)]
+);

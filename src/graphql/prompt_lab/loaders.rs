@@ -1,0 +1,280 @@
+//! Dataloaders of the prompt lab domain: prompts, templates and authors by
+//! id, and per-prompt pages of answers and test results, one statement per key
+//! type and distinct page arguments, whatever the number of parents. They
+//! read through the request's transaction, so RLS applies.
+
+use super::inputs::{
+    answer_sort_keys, test_result_sort_keys, PromptLabAnswerOrderField,
+    PromptLabTestResultOrderField,
+};
+use crate::graphql::context::RequestTx;
+use crate::graphql::error::ApiError;
+use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, ErrorExtensions, Request};
+use entity::prompt_lab::{
+    prompt_answers, prompt_templates, prompts, template_authors, test_results,
+};
+use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Every prompt lab loader of one request, over its transaction.
+pub struct PromptLabLoader {
+    tx: RequestTx,
+}
+
+/// The prompt lab dataloader as stored in the request data.
+pub type PromptLabDataLoader = DataLoader<PromptLabLoader>;
+
+/// Adds the prompt lab dataloader over `tx` to `request`.
+pub fn register_loaders(request: Request, tx: &RequestTx) -> Request {
+    request.data(DataLoader::new(
+        PromptLabLoader { tx: tx.clone() },
+        tokio::spawn,
+    ))
+}
+
+/// Loads `key` through the request's prompt lab dataloader.
+pub async fn load_one<K>(
+    ctx: &Context<'_>,
+    key: K,
+) -> async_graphql::Result<Option<<PromptLabLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    PromptLabLoader: Loader<K, Error = Arc<ApiError>>,
+{
+    let loader = ctx
+        .data::<PromptLabDataLoader>()
+        .map_err(|_| ApiError::Internal("prompt lab loader not registered".into()).extend())?;
+    loader.load_one(key).await.map_err(|e| e.as_ref().extend())
+}
+
+/// A prompt by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PromptById(pub Uuid);
+
+/// A template by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TemplateById(pub Uuid);
+
+/// The template of a prompt (by the prompt's id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TemplateOfPrompt(pub Uuid);
+
+/// The public author card of a user (`template_authors`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AuthorById(pub Uuid);
+
+fn db_error(err: sea_orm::DbErr) -> Arc<ApiError> {
+    Arc::new(ApiError::from(err))
+}
+
+/// Rows of `E` whose `column` is one of `ids`, keyed by `key`.
+async fn rows_by<E, K>(
+    tx: &DatabaseTransaction,
+    column: E::Column,
+    ids: impl Iterator<Item = Uuid>,
+    key: impl Fn(&E::Model) -> K,
+) -> Result<HashMap<K, E::Model>, Arc<ApiError>>
+where
+    E: EntityTrait,
+    E::Column: Send + Sync,
+    E::Model: Sync,
+    K: Hash + Eq,
+{
+    let ids: Vec<Uuid> = ids.collect();
+    let rows = E::find()
+        .filter(column.is_in(ids))
+        .all(tx)
+        .await
+        .map_err(db_error)?;
+    Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
+}
+
+impl Loader<PromptById> for PromptLabLoader {
+    type Value = prompts::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[PromptById],
+    ) -> Result<HashMap<PromptById, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        rows_by::<prompts::Entity, _>(tx, prompts::Column::Id, keys.iter().map(|k| k.0), |m| {
+            PromptById(m.id)
+        })
+        .await
+    }
+}
+
+impl Loader<TemplateById> for PromptLabLoader {
+    type Value = prompt_templates::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[TemplateById],
+    ) -> Result<HashMap<TemplateById, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        rows_by::<prompt_templates::Entity, _>(
+            tx,
+            prompt_templates::Column::Id,
+            keys.iter().map(|k| k.0),
+            |m| TemplateById(m.id),
+        )
+        .await
+    }
+}
+
+impl Loader<TemplateOfPrompt> for PromptLabLoader {
+    type Value = prompt_templates::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[TemplateOfPrompt],
+    ) -> Result<HashMap<TemplateOfPrompt, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        rows_by::<prompt_templates::Entity, _>(
+            tx,
+            prompt_templates::Column::PromptId,
+            keys.iter().map(|k| k.0),
+            |m| TemplateOfPrompt(m.prompt_id),
+        )
+        .await
+    }
+}
+
+impl Loader<AuthorById> for PromptLabLoader {
+    type Value = template_authors::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[AuthorById],
+    ) -> Result<HashMap<AuthorById, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        rows_by::<template_authors::Entity, _>(
+            tx,
+            template_authors::Column::Id,
+            keys.iter().map(|k| k.0),
+            |m| AuthorById(m.id),
+        )
+        .await
+    }
+}
+
+/// A parent-to-children relation loaded as per-parent pages.
+pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
+    /// The child entity.
+    type Entity: EntityTrait;
+    /// The `orderBy` field enum of the children.
+    type Field: Copy + Debug + Eq + Hash + Send + Sync + 'static;
+    /// The children's column pointing at the parent.
+    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
+    /// Sort keys (ending with the primary key) of an ordering.
+    fn sort_keys(
+        order: &[(Self::Field, SortDirection)],
+    ) -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
+}
+
+/// The first `limit` children of `parent` in `order`. Keys with the same
+/// `limit` and `order` are loaded together in one statement.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChildrenKey<R: ChildRelation> {
+    /// The parent's id.
+    pub parent: Uuid,
+    /// Page size.
+    pub limit: u64,
+    /// The ordering (without the tiebreak).
+    pub order: Vec<(R::Field, SortDirection)>,
+}
+
+impl<R: ChildRelation> ChildrenKey<R> {
+    /// The key of `parent`'s first `limit` children in `order`.
+    pub fn new(parent: Uuid, limit: u64, order: Vec<(R::Field, SortDirection)>) -> Self {
+        Self {
+            parent,
+            limit,
+            order,
+        }
+    }
+}
+
+impl<R> Loader<ChildrenKey<R>> for PromptLabLoader
+where
+    R: ChildRelation,
+    <R::Entity as EntityTrait>::Column: Send + Sync,
+    <R::Entity as EntityTrait>::Model: Sync,
+{
+    type Value = ChildPage<<R::Entity as EntityTrait>::Model>;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[ChildrenKey<R>],
+    ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
+        type Args<F> = (u64, Vec<(F, SortDirection)>);
+        let mut groups: HashMap<Args<R::Field>, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.limit, key.order.clone()))
+                .or_default()
+                .push(key.parent);
+        }
+        let tx = self.tx.get().map_err(Arc::new)?;
+        let mut out = HashMap::with_capacity(keys.len());
+        for ((limit, order), parents) in groups {
+            let sort = R::sort_keys(&order);
+            let mut pages = children_pages::<R::Entity, _>(
+                tx,
+                R::parent_column(),
+                &parents,
+                &sort,
+                limit,
+                Condition::all(),
+            )
+            .await
+            .map_err(Arc::new)?;
+            for parent in parents {
+                let page = pages.remove(&parent).unwrap_or_default();
+                out.insert(ChildrenKey::new(parent, limit, order.clone()), page);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A prompt's clarifying answers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AnswersOfPrompt;
+
+impl ChildRelation for AnswersOfPrompt {
+    type Entity = prompt_answers::Entity;
+    type Field = PromptLabAnswerOrderField;
+    fn parent_column() -> prompt_answers::Column {
+        prompt_answers::Column::PromptId
+    }
+    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<prompt_answers::Column>> {
+        answer_sort_keys(order)
+    }
+}
+
+/// A prompt's test results (the viewer's own, as RLS shows them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TestResultsOfPrompt;
+
+impl ChildRelation for TestResultsOfPrompt {
+    type Entity = test_results::Entity;
+    type Field = PromptLabTestResultOrderField;
+    fn parent_column() -> test_results::Column {
+        test_results::Column::PromptId
+    }
+    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<test_results::Column>> {
+        test_result_sort_keys(order)
+    }
+}
