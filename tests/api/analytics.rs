@@ -154,8 +154,19 @@ async fn workspaces_with_members_agents_and_runs_are_isolated() {
     let agents = nodes[0]["agents"]["nodes"].as_array().unwrap();
     assert_eq!(agents.len(), 1);
     assert_eq!(agents[0]["runs"]["totalCount"], 2);
-    // Newest first.
+    // Newest first by default; oldest first on request.
     assert_eq!(agents[0]["runs"]["nodes"][0]["status"], "FAILED");
+    let data = ok(
+        &app,
+        w.a,
+        "{ workspaces(first: 5) { nodes { agents(first: 5) { nodes { runs(first: 1, orderBy: [{ field: STARTED_AT, direction: ASC }]) { totalCount pageInfo { hasNextPage } nodes { status } } } } } } }",
+        json!({}),
+    )
+    .await;
+    let runs = &data["workspaces"]["nodes"][0]["agents"]["nodes"][0]["runs"];
+    assert_eq!(runs["nodes"][0]["status"], "COMPLETED");
+    assert_eq!(runs["totalCount"], 2);
+    assert_eq!(runs["pageInfo"]["hasNextPage"], true);
 
     // B sees only their own; C (in no workspace) nothing.
     let data = ok(&app, w.b, TREE, json!({})).await;

@@ -799,6 +799,17 @@ async fn likes_count_once_per_user() {
         .await;
     assert_eq!(resp.data()["b"]["template"]["likesCount"], 2);
     assert_eq!(count_rows(&app, "template_likes").await, 2);
+    let q = "query($id: UUID!) { promptTemplate(id: $id) { likesCount viewerHasLiked viewerHasFavorited } }";
+    let carol = app.db.create_user("carol@example.com").await;
+    let data = ok(&app, bob, q, json!({ "id": t })).await;
+    assert_eq!(
+        data["promptTemplate"],
+        json!({ "likesCount": 2, "viewerHasLiked": true, "viewerHasFavorited": false })
+    );
+    let data = ok(&app, carol, q, json!({ "id": t })).await;
+    assert_eq!(data["promptTemplate"]["viewerHasLiked"], false);
+    let data = app.as_anon(q, json!({ "id": t })).await.data().clone();
+    assert_eq!(data["promptTemplate"]["viewerHasLiked"], false);
 
     for expected in [1, 1] {
         let resp = template_mutation(
@@ -895,6 +906,15 @@ async fn favorites_are_per_user() {
         data["viewer"]["promptLabFavorites"]["nodes"][0]["templateId"],
         t2.to_string()
     );
+    let flags = "{ promptTemplates { nodes { id viewerHasFavorited } } }";
+    let data = ok(&app, bob, flags, json!({})).await;
+    for node in data["promptTemplates"]["nodes"].as_array().unwrap() {
+        assert_eq!(node["viewerHasFavorited"], true, "{node}");
+    }
+    let data = app.as_anon(flags, json!({})).await.data().clone();
+    for node in data["promptTemplates"]["nodes"].as_array().unwrap() {
+        assert_eq!(node["viewerHasFavorited"], false, "{node}");
+    }
     let data = app.as_anon(q, json!({})).await.data().clone();
     assert_eq!(data["viewer"]["promptLabFavorites"]["totalCount"], 0);
 

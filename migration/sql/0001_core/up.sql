@@ -175,6 +175,8 @@ CREATE TABLE public.workspaces (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX idx_workspaces_owner ON public.workspaces(owner_id);
+-- The API lists workspaces oldest first (keyset on created_at, id).
+CREATE INDEX idx_workspaces_created_at ON public.workspaces(created_at, id);
 CREATE TRIGGER workspaces_set_updated_at BEFORE UPDATE ON public.workspaces
   FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
@@ -249,6 +251,8 @@ CREATE TABLE public.agents (
   CONSTRAINT agents_id_workspace_key UNIQUE (id, workspace_id)
 );
 CREATE INDEX idx_agents_workspace ON public.agents(workspace_id);
+-- The API lists agents oldest first (keyset on created_at, id).
+CREATE INDEX idx_agents_created_at ON public.agents(created_at, id);
 CREATE TRIGGER agents_set_updated_at BEFORE UPDATE ON public.agents
   FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 

@@ -342,9 +342,14 @@ fn direction_of(order: Option<Vec<SortDirection>>) -> SortDirection {
         .unwrap_or(SortDirection::Desc)
 }
 
+/// The direction of an agent run ordering (default: newest first).
+pub fn run_direction(order: Option<Vec<AgentRunOrder>>) -> SortDirection {
+    direction_of(order.map(|o| o.into_iter().map(|e| e.direction).collect()))
+}
+
 /// Sort keys of an agent run ordering (primary key as tiebreak).
 pub fn run_sort_keys(order: Option<Vec<AgentRunOrder>>) -> Vec<SortKey<agent_runs::Column>> {
-    let d = direction_of(order.map(|o| o.into_iter().map(|e| e.direction).collect()));
+    let d = run_direction(order);
     vec![
         (agent_runs::Column::StartedAt, d),
         (agent_runs::Column::Id, d),

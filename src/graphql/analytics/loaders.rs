@@ -112,8 +112,8 @@ pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + '
     type Args: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static;
     /// The children's column pointing at the parent.
     fn parent_column() -> <Self::Entity as EntityTrait>::Column;
-    /// Sort keys, ending with a unique column.
-    fn sort_keys() -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
+    /// Sort keys under `args`, ending with a unique column.
+    fn sort_keys(args: &Self::Args) -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
     /// The condition of `args`.
     fn filter(_args: &Self::Args) -> ApiResult<Condition> {
         Ok(Condition::all())
@@ -170,7 +170,7 @@ where
                 tx,
                 R::parent_column(),
                 &parents,
-                &R::sort_keys(),
+                &R::sort_keys(&args),
                 limit,
                 R::filter(&args).map_err(Arc::new)?,
             )
@@ -209,7 +209,7 @@ macro_rules! relation {
             fn parent_column() -> $entity::Column {
                 $entity::Column::$parent
             }
-            fn sort_keys() -> Vec<SortKey<$entity::Column>> {
+            fn sort_keys(_args: &$args) -> Vec<SortKey<$entity::Column>> {
                 vec![$(($entity::Column::$col, SortDirection::$dir)),+]
             }
             $($filter)*
@@ -235,14 +235,23 @@ relation!(
     [(CreatedAt, Asc), (Id, Asc)]
 );
 
-relation!(
-    /// An agent's runs, newest first.
-    RunsOfAgent,
-    agent_runs,
-    (),
-    AgentId,
-    [(StartedAt, Desc), (Id, Desc)]
-);
+/// An agent's runs by start time (the argument: newest or oldest first).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RunsOfAgent;
+
+impl ChildRelation for RunsOfAgent {
+    type Entity = agent_runs::Entity;
+    type Args = SortDirection;
+    fn parent_column() -> agent_runs::Column {
+        agent_runs::Column::AgentId
+    }
+    fn sort_keys(direction: &SortDirection) -> Vec<SortKey<agent_runs::Column>> {
+        vec![
+            (agent_runs::Column::StartedAt, *direction),
+            (agent_runs::Column::Id, *direction),
+        ]
+    }
+}
 
 relation!(
     /// A workspace's daily rollups, newest first.

@@ -468,9 +468,12 @@ pub async fn record_activity(
     max_len("pagePath", &input.page_path, 255)?;
     let metadata = json_kind("metadata", input.metadata, false)?;
     if let Some(ws) = input.workspace_id {
-        visible_workspace(db, ws)
-            .await
-            .map_err(|_| ApiError::bad_input("workspaceId", "no such workspace"))?;
+        // An unknown or foreign workspace is a bad field of this input, not
+        // a missing object of the operation.
+        visible_workspace(db, ws).await.map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::bad_input("workspaceId", "no such workspace"),
+            other => other,
+        })?;
     }
     let row = user_activity::ActiveModel {
         id: Set(Uuid::new_v4()),

@@ -2,7 +2,7 @@
 //! workspaces with their members, agents and runs, the rollup tables, the
 //! member views of the materialized views, aggregate rows and payloads.
 
-use super::inputs::DateRange;
+use super::inputs::{run_direction, AgentRunOrder, DateRange};
 use super::loaders::{
     load_one, ActiveUsersOfWorkspace, AgentPerformanceOfWorkspace, AgentsOfWorkspace,
     AlertHistoryOfWorkspace, AlertRulesOfWorkspace, ChildRelation, ChildrenKey, CohortsOfWorkspace,
@@ -204,10 +204,11 @@ where
     <R::Entity as sea_orm::EntityTrait>::Model: Sync,
 {
     let limit = nested_limit(ctx, first).gql()?;
+    let keys = R::sort_keys(&args);
     let key = ChildrenKey::<R>::new(parent, limit, args);
     let page = load_one(ctx, key).await?;
     page.unwrap_or_default()
-        .into_connection(&R::sort_keys(), to_node)
+        .into_connection(&keys, to_node)
         .gql()
 }
 
@@ -479,7 +480,7 @@ impl Agent {
         self.0.updated_at
     }
 
-    /// The agent's runs, newest first. To page further, use
+    /// The agent's runs (default: newest first). To page further, use
     /// `agentRuns(where: {agentId: ...})`.
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
@@ -488,8 +489,9 @@ impl Agent {
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
+        order_by: Option<Vec<AgentRunOrder>>,
     ) -> async_graphql::Result<ApiConnection<AgentRun>> {
-        nested::<RunsOfAgent, _>(ctx, self.0.id, first, (), AgentRun).await
+        nested::<RunsOfAgent, _>(ctx, self.0.id, first, run_direction(order_by), AgentRun).await
     }
 }
 

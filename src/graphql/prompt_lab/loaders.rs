@@ -13,7 +13,8 @@ use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortK
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions, Request};
 use entity::prompt_lab::{
-    prompt_answers, prompt_templates, prompts, template_authors, test_results,
+    prompt_answers, prompt_templates, prompts, template_authors, template_likes, test_results,
+    user_favorites,
 };
 use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
 use std::collections::HashMap;
@@ -68,6 +69,15 @@ pub struct TemplateOfPrompt(pub Uuid);
 /// The public author card of a user (`template_authors`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AuthorById(pub Uuid);
+
+/// Whether the viewer likes a template (by the template's id). Only the
+/// viewer's own likes are visible (RLS), so no user filter is needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LikedByViewer(pub Uuid);
+
+/// Whether the viewer marked a template as favorite (by the template's id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FavoritedByViewer(pub Uuid);
 
 fn db_error(err: sea_orm::DbErr) -> Arc<ApiError> {
     Arc::new(ApiError::from(err))
@@ -165,6 +175,46 @@ impl Loader<AuthorById> for PromptLabLoader {
             |m| AuthorById(m.id),
         )
         .await
+    }
+}
+
+impl Loader<LikedByViewer> for PromptLabLoader {
+    type Value = bool;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[LikedByViewer],
+    ) -> Result<HashMap<LikedByViewer, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        let rows = rows_by::<template_likes::Entity, _>(
+            tx,
+            template_likes::Column::TemplateId,
+            keys.iter().map(|k| k.0),
+            |m| LikedByViewer(m.template_id),
+        )
+        .await?;
+        Ok(keys.iter().map(|k| (*k, rows.contains_key(k))).collect())
+    }
+}
+
+impl Loader<FavoritedByViewer> for PromptLabLoader {
+    type Value = bool;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[FavoritedByViewer],
+    ) -> Result<HashMap<FavoritedByViewer, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        let rows = rows_by::<user_favorites::Entity, _>(
+            tx,
+            user_favorites::Column::TemplateId,
+            keys.iter().map(|k| k.0),
+            |m| FavoritedByViewer(m.template_id),
+        )
+        .await?;
+        Ok(keys.iter().map(|k| (*k, rows.contains_key(k))).collect())
     }
 }
 

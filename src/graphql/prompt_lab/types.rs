@@ -7,8 +7,8 @@ use super::inputs::{
     PromptLabTestResultOrder, ANSWER_DEFAULT_ORDER, TEST_RESULT_DEFAULT_ORDER,
 };
 use super::loaders::{
-    load_one, AnswersOfPrompt, AuthorById, ChildrenKey, PromptById, TemplateById, TemplateOfPrompt,
-    TestResultsOfPrompt,
+    load_one, AnswersOfPrompt, AuthorById, ChildrenKey, FavoritedByViewer, LikedByViewer,
+    PromptById, TemplateById, TemplateOfPrompt, TestResultsOfPrompt,
 };
 use crate::graphql::context::limits;
 use crate::graphql::error::{ApiResult, ResultExt};
@@ -265,6 +265,27 @@ impl PromptTemplate {
     async fn prompt(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PromptLabPrompt>> {
         let row = load_one(ctx, PromptById(self.0.prompt_id)).await?;
         Ok(row.map(PromptLabPrompt))
+    }
+
+    /// Whether the viewer likes this template (false for anon).
+    async fn viewer_has_liked(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        // anon holds no right on likes at all, and has none.
+        if crate::graphql::context::viewer(ctx).user_id.is_none() {
+            return Ok(false);
+        }
+        Ok(load_one(ctx, LikedByViewer(self.0.id))
+            .await?
+            .unwrap_or(false))
+    }
+
+    /// Whether the viewer marked this template as favorite (false for anon).
+    async fn viewer_has_favorited(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if crate::graphql::context::viewer(ctx).user_id.is_none() {
+            return Ok(false);
+        }
+        Ok(load_one(ctx, FavoritedByViewer(self.0.id))
+            .await?
+            .unwrap_or(false))
     }
 
     /// The author's public card; null while the template is unpublished.
