@@ -113,7 +113,7 @@ impl From<DbErr> for ApiError {
         let constraint = db.constraint().map(str::to_string);
         let field = constraint
             .as_deref()
-            .map(|c| field_of_constraint(c, db.table()));
+            .map(|c| camel_case(&field_of_constraint(c, db.table())));
         match code.as_str() {
             // unique_violation
             "23505" => ApiError::Conflict(match &field {
@@ -128,7 +128,7 @@ impl From<DbErr> for ApiError {
             // check_violation, not_null_violation, exclusion
             "23514" | "23502" | "23P01" => ApiError::BadUserInput {
                 message: "invalid value".into(),
-                field: field.or_else(|| not_null_column(db.message())),
+                field: field.or_else(|| not_null_column(db.message()).map(|c| camel_case(&c))),
             },
             // insufficient_privilege (grants, guards), RLS WITH CHECK failures
             "42501" => ApiError::Forbidden("not allowed".into()),
@@ -144,6 +144,28 @@ impl From<DbErr> for ApiError {
             _ => ApiError::Internal(err.to_string()),
         }
     }
+}
+
+/// A database error as an API error, for `.map_err(db_err)`.
+pub fn db_err(err: DbErr) -> ApiError {
+    ApiError::from(err)
+}
+
+/// `input_tokens` → `inputTokens`: database names as API field names.
+pub fn camel_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for ch in name.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// `sessions_status_check` on table `sessions` → `status`: constraint names
@@ -211,6 +233,8 @@ mod tests {
             "session_id_draft_number"
         );
         assert_eq!(field_of_constraint("odd", None), "odd");
+        assert_eq!(camel_case("ir_revision_id"), "irRevisionId");
+        assert_eq!(camel_case("title"), "title");
         assert_eq!(
             not_null_column("null value in column \"title\" of relation \"prompts\""),
             Some("title".into())

@@ -7,9 +7,10 @@ use super::inputs::DateRange;
 use super::types::CohortPeriod;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::loading::load_error as db_error;
 use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, ErrorExtensions, Request};
+use async_graphql::{Context, Request};
 use chrono::{DateTime, Utc};
 use entity::analytics::{
     agent_performance, alert_history, alert_rules, daily_metrics, hourly_metrics, user_cohorts,
@@ -48,10 +49,7 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     AnalyticsLoader: Loader<K, Error = Arc<ApiError>>,
 {
-    let loader = ctx
-        .data::<AnalyticsDataLoader>()
-        .map_err(|_| ApiError::Internal("analytics loader not registered".into()).extend())?;
-    loader.load_one(key).await.map_err(|e| e.as_ref().extend())
+    crate::graphql::loading::load_one::<AnalyticsLoader, K>(ctx, key).await
 }
 
 /// A user row by id (visible when the user shares a workspace with the
@@ -62,10 +60,6 @@ pub struct UserById(pub Uuid);
 /// The `v_workspace_summary` row of a workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SummaryOfWorkspace(pub Uuid);
-
-fn db_error(err: sea_orm::DbErr) -> Arc<ApiError> {
-    Arc::new(ApiError::from(err))
-}
 
 impl Loader<UserById> for AnalyticsLoader {
     type Value = users::Model;

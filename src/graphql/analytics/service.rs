@@ -14,7 +14,7 @@ use super::types::{
     AgentRunStatus, AnalyticsActivityEvent, AnalyticsAlert, AnalyticsAlertRule,
     AnalyticsDailyMetrics, Workspace, WorkspaceMember,
 };
-use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::error::{db_err, ApiError, ApiResult};
 use crate::graphql::pagination::{paginate, ApiConnection, Page, SortDirection};
 use chrono::NaiveDate;
 use entity::analytics::{alert_history, alert_rules, daily_metrics, user_activity};
@@ -27,35 +27,6 @@ use sea_orm::{
 };
 use serde_json::Value as JsonValue;
 use uuid::Uuid;
-
-/// `workspace_id` → `workspaceId`: database fields named in errors become
-/// the input field names the client sent.
-fn camel(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut upper = false;
-    for ch in field.chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
-/// A database error as an API error, with input-style field names.
-fn db_err(err: DbErr) -> ApiError {
-    match ApiError::from(err) {
-        ApiError::BadUserInput { message, field } => ApiError::BadUserInput {
-            message,
-            field: field.map(|f| camel(&f)),
-        },
-        other => other,
-    }
-}
 
 fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     let trimmed = value.trim();

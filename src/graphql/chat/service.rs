@@ -36,27 +36,10 @@ fn db_err_on(field: &'static str) -> impl Fn(DbErr) -> ApiError {
     move |err| match ApiError::from(err) {
         ApiError::BadUserInput { message, field: f } => ApiError::BadUserInput {
             message,
-            field: Some(f.map(|f| camel(&f)).unwrap_or_else(|| field.to_string())),
+            field: Some(f.unwrap_or_else(|| field.to_string())),
         },
         other => other,
     }
-}
-
-/// `input_tokens` → `inputTokens`.
-fn camel(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut upper = false;
-    for ch in field.chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
 
 fn stmt(sql: &str, values: Vec<Value>) -> Statement {

@@ -4,7 +4,7 @@
 use super::inputs::{direction_of, message_sort_keys, ChatMessageOrder};
 use super::loaders::{load_messages, MessagesKey};
 use crate::graphql::context::limits;
-use crate::graphql::error::{ApiError, ApiResult, ResultExt};
+use crate::graphql::error::{ApiResult, ResultExt};
 use crate::graphql::pagination::{ApiConnection, Page, SortDirection, DEFAULT_PAGE_SIZE};
 use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -13,37 +13,7 @@ use entity::chat::{
 };
 use uuid::Uuid;
 
-/// Declares a GraphQL enum stored as text, with its database spelling.
-macro_rules! db_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $db:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// The value as stored in the database.
-            pub fn as_db(self) -> &'static str {
-                match self {
-                    $($name::$variant => $db),+
-                }
-            }
-
-            /// The value of a database text; an unknown text is an internal
-            /// error (CHECK constraints rule it out).
-            pub fn from_db(text: &str) -> ApiResult<Self> {
-                match text {
-                    $($db => Ok($name::$variant),)+
-                    other => Err(ApiError::Internal(format!(
-                        "unexpected {} value {other:?}",
-                        stringify!($name)
-                    ))),
-                }
-            }
-        }
-    };
-}
+use crate::graphql::enums::db_enum;
 
 db_enum!(
     /// Subscription tier; tiers are cumulative (free < pro < enterprise).

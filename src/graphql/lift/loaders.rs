@@ -8,14 +8,15 @@ use super::inputs::{
 };
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
+use crate::graphql::loading::rows_by;
 use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, ErrorExtensions, Request};
+use async_graphql::{Context, Request};
 use entity::lift::{
     draft_validation_stats, hole_resolutions, recent_activity, session_drafts, session_revisions,
     session_summary, sessions,
 };
-use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{Condition, EntityTrait};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -44,10 +45,7 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     LiftLoader: Loader<K, Error = Arc<ApiError>>,
 {
-    let loader = ctx
-        .data::<LiftDataLoader>()
-        .map_err(|_| ApiError::Internal("lift loader not registered".into()).extend())?;
-    loader.load_one(key).await.map_err(|e| e.as_ref().extend())
+    crate::graphql::loading::load_one::<LiftLoader, K>(ctx, key).await
 }
 
 /// A session by id.
@@ -65,32 +63,6 @@ pub struct SummaryOf(pub Uuid);
 /// The `draft_validation_stats` row of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StatsOf(pub Uuid);
-
-fn db_error(err: sea_orm::DbErr) -> Arc<ApiError> {
-    Arc::new(ApiError::from(err))
-}
-
-/// Rows of `E` whose `column` is one of `ids`, keyed by `key`.
-async fn rows_by<E, K>(
-    tx: &DatabaseTransaction,
-    column: E::Column,
-    ids: impl Iterator<Item = Uuid>,
-    key: impl Fn(&E::Model) -> K,
-) -> Result<HashMap<K, E::Model>, Arc<ApiError>>
-where
-    E: EntityTrait,
-    E::Column: Send + Sync,
-    E::Model: Sync,
-    K: Hash + Eq,
-{
-    let ids: Vec<Uuid> = ids.collect();
-    let rows = E::find()
-        .filter(column.is_in(ids))
-        .all(tx)
-        .await
-        .map_err(db_error)?;
-    Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
-}
 
 impl Loader<SessionById> for LiftLoader {
     type Value = sessions::Model;

@@ -14,7 +14,7 @@ use super::types::{
     LiftActivityEvent, LiftDraft, LiftDraftAggregateRow, LiftHoleResolution, LiftRevision,
     LiftSession, LiftSessionAggregateRow, LiftSessionSource, LiftSessionStatus, LiftUserAnalytics,
 };
-use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::error::{db_err, ApiError, ApiResult};
 use crate::graphql::pagination::{paginate, ApiConnection, Page, SortDirection};
 use chrono::NaiveDate;
 use entity::lift::{
@@ -23,40 +23,11 @@ use entity::lift::{
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, Order};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value as JsonValue;
 use uuid::Uuid;
-
-/// `ir_revision_id` → `irRevisionId`: database fields named in errors become
-/// the input field names the client sent.
-fn camel(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut upper = false;
-    for ch in field.chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
-/// A database error as an API error, with input-style field names.
-fn db_err(err: DbErr) -> ApiError {
-    match ApiError::from(err) {
-        ApiError::BadUserInput { message, field } => ApiError::BadUserInput {
-            message,
-            field: field.map(|f| camel(&f)),
-        },
-        other => other,
-    }
-}
 
 fn not_blank(field: &str, value: &str) -> ApiResult<()> {
     if value.trim().is_empty() {
@@ -663,12 +634,6 @@ pub async fn resolve_hole(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fields_become_camel_case() {
-        assert_eq!(camel("ir_revision_id"), "irRevisionId");
-        assert_eq!(camel("language"), "language");
-    }
 
     #[test]
     fn cost_bound_matches_the_column() {

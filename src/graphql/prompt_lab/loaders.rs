@@ -9,14 +9,15 @@ use super::inputs::{
 };
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
+use crate::graphql::loading::rows_by;
 use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, ErrorExtensions, Request};
+use async_graphql::{Context, Request};
 use entity::prompt_lab::{
     prompt_answers, prompt_templates, prompts, template_authors, template_likes, test_results,
     user_favorites,
 };
-use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{Condition, EntityTrait};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -48,10 +49,7 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     PromptLabLoader: Loader<K, Error = Arc<ApiError>>,
 {
-    let loader = ctx
-        .data::<PromptLabDataLoader>()
-        .map_err(|_| ApiError::Internal("prompt lab loader not registered".into()).extend())?;
-    loader.load_one(key).await.map_err(|e| e.as_ref().extend())
+    crate::graphql::loading::load_one::<PromptLabLoader, K>(ctx, key).await
 }
 
 /// A prompt by id.
@@ -78,32 +76,6 @@ pub struct LikedByViewer(pub Uuid);
 /// Whether the viewer marked a template as favorite (by the template's id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FavoritedByViewer(pub Uuid);
-
-fn db_error(err: sea_orm::DbErr) -> Arc<ApiError> {
-    Arc::new(ApiError::from(err))
-}
-
-/// Rows of `E` whose `column` is one of `ids`, keyed by `key`.
-async fn rows_by<E, K>(
-    tx: &DatabaseTransaction,
-    column: E::Column,
-    ids: impl Iterator<Item = Uuid>,
-    key: impl Fn(&E::Model) -> K,
-) -> Result<HashMap<K, E::Model>, Arc<ApiError>>
-where
-    E: EntityTrait,
-    E::Column: Send + Sync,
-    E::Model: Sync,
-    K: Hash + Eq,
-{
-    let ids: Vec<Uuid> = ids.collect();
-    let rows = E::find()
-        .filter(column.is_in(ids))
-        .all(tx)
-        .await
-        .map_err(db_error)?;
-    Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
-}
 
 impl Loader<PromptById> for PromptLabLoader {
     type Value = prompts::Model;

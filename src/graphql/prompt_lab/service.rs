@@ -12,47 +12,18 @@ use super::types::{
     PopularPromptTemplate, PromptLabPrompt, PromptLabTestResult, PromptTemplate,
     PromptTemplateFavorite,
 };
-use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::error::{db_err, ApiError, ApiResult};
 use crate::graphql::pagination::{paginate, ApiConnection, Page, SortDirection};
 use entity::prompt_lab::{prompt_templates, prompts, test_results, user_favorites};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgBinOper;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
     EntityName, EntityTrait, FromQueryResult, QueryFilter, Statement, Value,
 };
 use serde_json::Value as JsonValue;
 use uuid::Uuid;
-
-/// `question_id` → `questionId`: database fields named in errors become the
-/// input field names the client sent.
-fn camel(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut upper = false;
-    for ch in field.chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
-/// A database error as an API error, with input-style field names.
-fn db_err(err: DbErr) -> ApiError {
-    match ApiError::from(err) {
-        ApiError::BadUserInput { message, field } => ApiError::BadUserInput {
-            message,
-            field: field.map(|f| camel(&f)),
-        },
-        other => other,
-    }
-}
 
 /// `no_data_found` from our functions names no object; say which.
 fn not_found_as(err: ApiError, what: &'static str) -> ApiError {
@@ -583,10 +554,5 @@ mod tests {
     fn search_strings_are_data() {
         assert_eq!(substring_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
         assert_eq!(substring_pattern("it's"), "%it's%");
-    }
-
-    #[test]
-    fn fields_become_camel_case() {
-        assert_eq!(camel("question_id"), "questionId");
     }
 }
