@@ -1,11 +1,14 @@
 //! Dataloader plumbing shared by the domain modules: loading through the
 //! request's loader, batched reads by key, and the loaders' error type.
 
-use crate::graphql::error::ApiError;
+use crate::graphql::context::RequestTx;
+use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::pagination::{children_pages, ChildPage, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions};
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -53,4 +56,83 @@ where
         .await
         .map_err(load_error)?;
     Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
+}
+
+/// A parent-to-children relation loaded as per-parent pages in a fixed
+/// order, optionally narrowed by arguments (a date range, a period).
+pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
+    /// The child entity.
+    type Entity: EntityTrait;
+    /// Arguments narrowing the children (part of the loader key).
+    type Args: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static;
+    /// The children's column pointing at the parent.
+    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
+    /// Sort keys under `args`, ending with a unique column.
+    fn sort_keys(args: &Self::Args) -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
+    /// The condition of `args`.
+    fn filter(_args: &Self::Args) -> ApiResult<Condition> {
+        Ok(Condition::all())
+    }
+}
+
+/// The first `limit` children of `parent` matching `args`. Keys with the
+/// same `limit` and `args` are loaded together in one statement.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChildrenKey<R: ChildRelation> {
+    /// The parent's id.
+    pub parent: Uuid,
+    /// Page size.
+    pub limit: u64,
+    /// Narrowing arguments.
+    pub args: R::Args,
+}
+
+impl<R: ChildRelation> ChildrenKey<R> {
+    /// The key of `parent`'s first `limit` children matching `args`.
+    pub fn new(parent: Uuid, limit: u64, args: R::Args) -> Self {
+        Self {
+            parent,
+            limit,
+            args,
+        }
+    }
+}
+
+/// Loads a batch of [`ChildrenKey`]s through `tx`: keys with the same limit
+/// and arguments share one statement (`pagination::children_pages`).
+pub async fn load_children<R>(
+    tx: &RequestTx,
+    keys: &[ChildrenKey<R>],
+) -> Result<HashMap<ChildrenKey<R>, ChildPage<<R::Entity as EntityTrait>::Model>>, Arc<ApiError>>
+where
+    R: ChildRelation,
+    <R::Entity as EntityTrait>::Column: Send + Sync,
+    <R::Entity as EntityTrait>::Model: Sync,
+{
+    let mut groups: HashMap<(u64, R::Args), Vec<Uuid>> = HashMap::new();
+    for key in keys {
+        groups
+            .entry((key.limit, key.args.clone()))
+            .or_default()
+            .push(key.parent);
+    }
+    let tx = tx.get().map_err(Arc::new)?;
+    let mut out = HashMap::with_capacity(keys.len());
+    for ((limit, args), parents) in groups {
+        let mut pages = children_pages::<R::Entity, _>(
+            tx,
+            R::parent_column(),
+            &parents,
+            &R::sort_keys(&args),
+            limit,
+            R::filter(&args).map_err(Arc::new)?,
+        )
+        .await
+        .map_err(Arc::new)?;
+        for parent in parents {
+            let page = pages.remove(&parent).unwrap_or_default();
+            out.insert(ChildrenKey::new(parent, limit, args.clone()), page);
+        }
+    }
+    Ok(out)
 }

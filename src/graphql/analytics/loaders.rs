@@ -7,8 +7,10 @@ use super::inputs::DateRange;
 use super::types::CohortPeriod;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::loading::load_children;
 use crate::graphql::loading::load_error as db_error;
-use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
+pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
+use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use chrono::{DateTime, Utc};
@@ -97,46 +99,6 @@ impl Loader<SummaryOfWorkspace> for AnalyticsLoader {
     }
 }
 
-/// A parent-to-children relation loaded as per-parent pages in a fixed
-/// order, optionally narrowed by arguments (a date range, a period).
-pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
-    /// The child entity.
-    type Entity: EntityTrait;
-    /// Arguments narrowing the children (part of the loader key).
-    type Args: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static;
-    /// The children's column pointing at the parent.
-    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
-    /// Sort keys under `args`, ending with a unique column.
-    fn sort_keys(args: &Self::Args) -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
-    /// The condition of `args`.
-    fn filter(_args: &Self::Args) -> ApiResult<Condition> {
-        Ok(Condition::all())
-    }
-}
-
-/// The first `limit` children of `parent` matching `args`. Keys with the
-/// same `limit` and `args` are loaded together in one statement.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ChildrenKey<R: ChildRelation> {
-    /// The parent's id.
-    pub parent: Uuid,
-    /// Page size.
-    pub limit: u64,
-    /// Narrowing arguments.
-    pub args: R::Args,
-}
-
-impl<R: ChildRelation> ChildrenKey<R> {
-    /// The key of `parent`'s first `limit` children matching `args`.
-    pub fn new(parent: Uuid, limit: u64, args: R::Args) -> Self {
-        Self {
-            parent,
-            limit,
-            args,
-        }
-    }
-}
-
 impl<R> Loader<ChildrenKey<R>> for AnalyticsLoader
 where
     R: ChildRelation,
@@ -150,32 +112,7 @@ where
         &self,
         keys: &[ChildrenKey<R>],
     ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
-        let mut groups: HashMap<(u64, R::Args), Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            groups
-                .entry((key.limit, key.args.clone()))
-                .or_default()
-                .push(key.parent);
-        }
-        let tx = self.tx.get().map_err(Arc::new)?;
-        let mut out = HashMap::with_capacity(keys.len());
-        for ((limit, args), parents) in groups {
-            let mut pages = children_pages::<R::Entity, _>(
-                tx,
-                R::parent_column(),
-                &parents,
-                &R::sort_keys(&args),
-                limit,
-                R::filter(&args).map_err(Arc::new)?,
-            )
-            .await
-            .map_err(Arc::new)?;
-            for parent in parents {
-                let page = pages.remove(&parent).unwrap_or_default();
-                out.insert(ChildrenKey::new(parent, limit, args.clone()), page);
-            }
-        }
-        Ok(out)
+        load_children(&self.tx, keys).await
     }
 }
 

@@ -8,15 +8,17 @@ use super::inputs::{
 };
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
+use crate::graphql::loading::load_children;
 use crate::graphql::loading::rows_by;
-use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
+pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
+use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entity::lift::{
     draft_validation_stats, hole_resolutions, recent_activity, session_drafts, session_revisions,
     session_summary, sessions,
 };
-use sea_orm::{Condition, EntityTrait};
+use sea_orm::EntityTrait;
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -134,43 +136,6 @@ impl Loader<StatsOf> for LiftLoader {
     }
 }
 
-/// A parent-to-children relation loaded as per-parent pages.
-pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
-    /// The child entity.
-    type Entity: EntityTrait;
-    /// The `orderBy` field enum of the children.
-    type Field: Copy + Debug + Eq + Hash + Send + Sync + 'static;
-    /// The children's column pointing at the parent.
-    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
-    /// Sort keys (ending with the primary key) of an ordering.
-    fn sort_keys(
-        order: &[(Self::Field, SortDirection)],
-    ) -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
-}
-
-/// The first `limit` children of `parent` in `order`. Keys with the same
-/// `limit` and `order` are loaded together in one statement.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ChildrenKey<R: ChildRelation> {
-    /// The parent's id.
-    pub parent: Uuid,
-    /// Page size.
-    pub limit: u64,
-    /// The ordering (without the tiebreak).
-    pub order: Vec<(R::Field, SortDirection)>,
-}
-
-impl<R: ChildRelation> ChildrenKey<R> {
-    /// The key of `parent`'s first `limit` children in `order`.
-    pub fn new(parent: Uuid, limit: u64, order: Vec<(R::Field, SortDirection)>) -> Self {
-        Self {
-            parent,
-            limit,
-            order,
-        }
-    }
-}
-
 impl<R> Loader<ChildrenKey<R>> for LiftLoader
 where
     R: ChildRelation,
@@ -184,34 +149,7 @@ where
         &self,
         keys: &[ChildrenKey<R>],
     ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
-        type Args<F> = (u64, Vec<(F, SortDirection)>);
-        let mut groups: HashMap<Args<R::Field>, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            groups
-                .entry((key.limit, key.order.clone()))
-                .or_default()
-                .push(key.parent);
-        }
-        let tx = self.tx.get().map_err(Arc::new)?;
-        let mut out = HashMap::with_capacity(keys.len());
-        for ((limit, order), parents) in groups {
-            let sort = R::sort_keys(&order);
-            let mut pages = children_pages::<R::Entity, _>(
-                tx,
-                R::parent_column(),
-                &parents,
-                &sort,
-                limit,
-                Condition::all(),
-            )
-            .await
-            .map_err(Arc::new)?;
-            for parent in parents {
-                let page = pages.remove(&parent).unwrap_or_default();
-                out.insert(ChildrenKey::new(parent, limit, order.clone()), page);
-            }
-        }
-        Ok(out)
+        load_children(&self.tx, keys).await
     }
 }
 
@@ -221,13 +159,11 @@ pub struct RevisionsOfSession;
 
 impl ChildRelation for RevisionsOfSession {
     type Entity = session_revisions::Entity;
-    type Field = LiftRevisionOrderField;
+    type Args = Vec<(LiftRevisionOrderField, SortDirection)>;
     fn parent_column() -> session_revisions::Column {
         session_revisions::Column::SessionId
     }
-    fn sort_keys(
-        order: &[(Self::Field, SortDirection)],
-    ) -> Vec<SortKey<session_revisions::Column>> {
+    fn sort_keys(order: &Self::Args) -> Vec<SortKey<session_revisions::Column>> {
         revision_sort_keys(order)
     }
 }
@@ -238,11 +174,11 @@ pub struct DraftsOfSession;
 
 impl ChildRelation for DraftsOfSession {
     type Entity = session_drafts::Entity;
-    type Field = LiftDraftOrderField;
+    type Args = Vec<(LiftDraftOrderField, SortDirection)>;
     fn parent_column() -> session_drafts::Column {
         session_drafts::Column::SessionId
     }
-    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<session_drafts::Column>> {
+    fn sort_keys(order: &Self::Args) -> Vec<SortKey<session_drafts::Column>> {
         draft_sort_keys(order)
     }
 }
@@ -253,11 +189,11 @@ pub struct DraftsOfRevision;
 
 impl ChildRelation for DraftsOfRevision {
     type Entity = session_drafts::Entity;
-    type Field = LiftDraftOrderField;
+    type Args = Vec<(LiftDraftOrderField, SortDirection)>;
     fn parent_column() -> session_drafts::Column {
         session_drafts::Column::IrRevisionId
     }
-    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<session_drafts::Column>> {
+    fn sort_keys(order: &Self::Args) -> Vec<SortKey<session_drafts::Column>> {
         draft_sort_keys(order)
     }
 }
@@ -268,11 +204,11 @@ pub struct ResolutionsOfSession;
 
 impl ChildRelation for ResolutionsOfSession {
     type Entity = hole_resolutions::Entity;
-    type Field = LiftHoleResolutionOrderField;
+    type Args = Vec<(LiftHoleResolutionOrderField, SortDirection)>;
     fn parent_column() -> hole_resolutions::Column {
         hole_resolutions::Column::SessionId
     }
-    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<hole_resolutions::Column>> {
+    fn sort_keys(order: &Self::Args) -> Vec<SortKey<hole_resolutions::Column>> {
         resolution_sort_keys(order)
     }
 }
@@ -283,11 +219,11 @@ pub struct ActivityOfSession;
 
 impl ChildRelation for ActivityOfSession {
     type Entity = recent_activity::Entity;
-    type Field = ();
+    type Args = Vec<((), SortDirection)>;
     fn parent_column() -> recent_activity::Column {
         recent_activity::Column::SessionId
     }
-    fn sort_keys(_: &[((), SortDirection)]) -> Vec<SortKey<recent_activity::Column>> {
+    fn sort_keys(_: &Self::Args) -> Vec<SortKey<recent_activity::Column>> {
         activity_sort_keys()
     }
 }

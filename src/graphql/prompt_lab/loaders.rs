@@ -9,15 +9,17 @@ use super::inputs::{
 };
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
+use crate::graphql::loading::load_children;
 use crate::graphql::loading::rows_by;
-use crate::graphql::pagination::{children_pages, ChildPage, SortDirection, SortKey};
+pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
+use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entity::prompt_lab::{
     prompt_answers, prompt_templates, prompts, template_authors, template_likes, test_results,
     user_favorites,
 };
-use sea_orm::{Condition, EntityTrait};
+use sea_orm::EntityTrait;
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -190,43 +192,6 @@ impl Loader<FavoritedByViewer> for PromptLabLoader {
     }
 }
 
-/// A parent-to-children relation loaded as per-parent pages.
-pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
-    /// The child entity.
-    type Entity: EntityTrait;
-    /// The `orderBy` field enum of the children.
-    type Field: Copy + Debug + Eq + Hash + Send + Sync + 'static;
-    /// The children's column pointing at the parent.
-    fn parent_column() -> <Self::Entity as EntityTrait>::Column;
-    /// Sort keys (ending with the primary key) of an ordering.
-    fn sort_keys(
-        order: &[(Self::Field, SortDirection)],
-    ) -> Vec<SortKey<<Self::Entity as EntityTrait>::Column>>;
-}
-
-/// The first `limit` children of `parent` in `order`. Keys with the same
-/// `limit` and `order` are loaded together in one statement.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ChildrenKey<R: ChildRelation> {
-    /// The parent's id.
-    pub parent: Uuid,
-    /// Page size.
-    pub limit: u64,
-    /// The ordering (without the tiebreak).
-    pub order: Vec<(R::Field, SortDirection)>,
-}
-
-impl<R: ChildRelation> ChildrenKey<R> {
-    /// The key of `parent`'s first `limit` children in `order`.
-    pub fn new(parent: Uuid, limit: u64, order: Vec<(R::Field, SortDirection)>) -> Self {
-        Self {
-            parent,
-            limit,
-            order,
-        }
-    }
-}
-
 impl<R> Loader<ChildrenKey<R>> for PromptLabLoader
 where
     R: ChildRelation,
@@ -240,34 +205,7 @@ where
         &self,
         keys: &[ChildrenKey<R>],
     ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
-        type Args<F> = (u64, Vec<(F, SortDirection)>);
-        let mut groups: HashMap<Args<R::Field>, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            groups
-                .entry((key.limit, key.order.clone()))
-                .or_default()
-                .push(key.parent);
-        }
-        let tx = self.tx.get().map_err(Arc::new)?;
-        let mut out = HashMap::with_capacity(keys.len());
-        for ((limit, order), parents) in groups {
-            let sort = R::sort_keys(&order);
-            let mut pages = children_pages::<R::Entity, _>(
-                tx,
-                R::parent_column(),
-                &parents,
-                &sort,
-                limit,
-                Condition::all(),
-            )
-            .await
-            .map_err(Arc::new)?;
-            for parent in parents {
-                let page = pages.remove(&parent).unwrap_or_default();
-                out.insert(ChildrenKey::new(parent, limit, order.clone()), page);
-            }
-        }
-        Ok(out)
+        load_children(&self.tx, keys).await
     }
 }
 
@@ -277,11 +215,11 @@ pub struct AnswersOfPrompt;
 
 impl ChildRelation for AnswersOfPrompt {
     type Entity = prompt_answers::Entity;
-    type Field = PromptLabAnswerOrderField;
+    type Args = Vec<(PromptLabAnswerOrderField, SortDirection)>;
     fn parent_column() -> prompt_answers::Column {
         prompt_answers::Column::PromptId
     }
-    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<prompt_answers::Column>> {
+    fn sort_keys(order: &Self::Args) -> Vec<SortKey<prompt_answers::Column>> {
         answer_sort_keys(order)
     }
 }
@@ -292,11 +230,11 @@ pub struct TestResultsOfPrompt;
 
 impl ChildRelation for TestResultsOfPrompt {
     type Entity = test_results::Entity;
-    type Field = PromptLabTestResultOrderField;
+    type Args = Vec<(PromptLabTestResultOrderField, SortDirection)>;
     fn parent_column() -> test_results::Column {
         test_results::Column::PromptId
     }
-    fn sort_keys(order: &[(Self::Field, SortDirection)]) -> Vec<SortKey<test_results::Column>> {
+    fn sort_keys(order: &Self::Args) -> Vec<SortKey<test_results::Column>> {
         test_result_sort_keys(order)
     }
 }
