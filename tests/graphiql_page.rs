@@ -2,13 +2,17 @@
 //! gateway's own assets, and a headless Chromium loads it from a running
 //! server and runs queries through it.
 //!
-//! Standalone: the GraphiQL router next to a fake `POST /graphql` that answers
+//! Mostly standalone: the GraphiQL router next to a fake `POST /graphql` that answers
 //! `{"data":{"__typename":"Query"}}` and records what it received, so no
 //! database is needed. The browser test drives Chromium through the DevTools
 //! protocol with a small WebSocket client below (no extra crates). It needs
 //! Chromium: it runs `scripts/install-chromium.sh` when none is found (set
 //! `CHROMIUM` to use a particular binary) and skips, saying so, only when that
-//! fails. Run: `cargo test --test graphiql_page`.
+//! fails. One more test runs a query through the page against the real
+//! gateway (`spawn_app`, real database). Run: `cargo test --test graphiql_page`.
+
+#[path = "common/mod.rs"]
+mod common;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -427,6 +431,82 @@ impl Cdp {
     }
 }
 
+/// A headless Chromium showing one page, driven over the DevTools protocol.
+struct BrowserPage {
+    cdp: Cdp,
+    _browser: Browser,
+    _profile: tempfile::TempDir,
+}
+
+impl BrowserPage {
+    /// Starts Chromium, connects to its page target and loads `url`.
+    async fn open(browser: &std::path::Path, url: &str) -> BrowserPage {
+        let profile = tempfile::tempdir().unwrap();
+        let child = Browser(
+            Command::new(browser)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-background-networking",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--remote-debugging-address=127.0.0.1",
+                    "--remote-debugging-port=0",
+                ])
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .arg("about:blank")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", browser.display())),
+        );
+        // Chromium writes its DevTools port here once it listens.
+        let port_file = profile.path().join("DevToolsActivePort");
+        let port = loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                if let Some(port) = text.lines().next().and_then(|l| l.parse::<u16>().ok()) {
+                    break port;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let targets: Value = reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ws = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_owned();
+        let mut cdp = Cdp::connect(&ws).await;
+        for domain in [
+            "Page.enable",
+            "Network.enable",
+            "Log.enable",
+            "Runtime.enable",
+        ] {
+            cdp.call(domain, json!({})).await;
+        }
+        cdp.call("Page.navigate", json!({ "url": url })).await;
+        cdp.wait_event("Page.loadEventFired").await;
+        BrowserPage {
+            cdp,
+            _browser: child,
+            _profile: profile,
+        }
+    }
+}
+
 /// Shared by the scripts below: wait for a condition, set an editor, run.
 const PAGE_HELPERS: &str = r#"
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -490,71 +570,9 @@ async fn headless_chromium_renders_graphiql_and_runs_a_query() {
         return;
     };
     let (addr, received) = spawn_app().await;
-    let profile = tempfile::tempdir().unwrap();
-    let _browser = Browser(
-        Command::new(&browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-component-update",
-                "--disable-sync",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", browser.display())),
-    );
-
     let outcome = tokio::time::timeout(Duration::from_secs(90), async {
-        // Chromium writes its DevTools port here once it listens.
-        let port_file = profile.path().join("DevToolsActivePort");
-        let port = loop {
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                if let Some(port) = text.lines().next().and_then(|l| l.parse::<u16>().ok()) {
-                    break port;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        let targets: Value = reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let ws = targets
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["type"] == "page")
-            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-            .expect("a page target")
-            .to_owned();
-
-        let mut cdp = Cdp::connect(&ws).await;
-        for domain in [
-            "Page.enable",
-            "Network.enable",
-            "Log.enable",
-            "Runtime.enable",
-        ] {
-            cdp.call(domain, json!({})).await;
-        }
-        cdp.call(
-            "Page.navigate",
-            json!({"url": format!("http://{addr}/graphql")}),
-        )
-        .await;
-        cdp.wait_event("Page.loadEventFired").await;
+        let mut page = BrowserPage::open(&browser, &format!("http://{addr}/graphql")).await;
+        let cdp = &mut page.cdp;
 
         let first = cdp.eval(&FIRST_RUN.replace("HELPERS", PAGE_HELPERS)).await;
         cdp.eval(&SECOND_RUN.replace("HELPERS", PAGE_HELPERS)).await;
@@ -573,7 +591,7 @@ async fn headless_chromium_renders_graphiql_and_runs_a_query() {
         // Collect whatever the page logged while we waited.
         cdp.call("Runtime.evaluate", json!({"expression": "1"}))
             .await;
-        (first, second, std::mem::take(&mut cdp.events))
+        (first, second, std::mem::take(&mut page.cdp.events))
     })
     .await;
     let (first, second, events) = outcome.expect("the browser test took over 90 s");
@@ -634,4 +652,45 @@ async fn headless_chromium_renders_graphiql_and_runs_a_query() {
         problems.is_empty(),
         "the page reported problems: {problems:#?}"
     );
+}
+
+/// Runs a query typed into GraphiQL against the real gateway; retries the
+/// click until the schema has loaded and the button answers.
+const REAL_RUN: &str = r#"(async () => {
+  HELPERS
+  const query = await until('the query editor', () => mirror('.graphiql-query-editor .CodeMirror'));
+  query.setValue('query RealGatewayProbe { viewer { role } }');
+  for (let attempt = 0; attempt < 20; attempt++) {
+    document.querySelector('.graphiql-execute-button').click();
+    for (let i = 0; i < 20; i++) {
+      const cm = mirror('.graphiql-response .CodeMirror');
+      const text = cm && cm.getValue();
+      if (text && text.includes('"role": "ANON"')) return text;
+      await sleep(50);
+    }
+  }
+  throw new Error('no answer from the gateway; page text: ' + document.body.innerText.slice(0, 400));
+})()"#;
+
+#[tokio::test]
+async fn headless_chromium_runs_a_query_against_the_real_gateway() {
+    let Some(browser) = chromium() else {
+        eprintln!("SKIPPED headless_chromium_runs_a_query_against_the_real_gateway: no Chromium");
+        return;
+    };
+    let app = common::app::spawn_app().await;
+    let url = format!("{}/graphql", app.base_url);
+    let response = tokio::time::timeout(Duration::from_secs(90), async {
+        let mut page = BrowserPage::open(&browser, &url).await;
+        page.cdp
+            .eval(&REAL_RUN.replace("HELPERS", PAGE_HELPERS))
+            .await
+    })
+    .await
+    .expect("the browser test took over 90 s");
+    let text = response.as_str().unwrap_or_default();
+    assert!(text.contains("\"role\": \"ANON\""), "{response:#}");
+    // The answer came through the gateway's request pipeline (which opened
+    // its per-request transaction), not from anywhere else.
+    assert!(app.raw_statement_count() > 0, "the gateway ran no request");
 }
