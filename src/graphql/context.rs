@@ -165,11 +165,6 @@ pub fn tx<'a>(ctx: &Context<'a>) -> &'a DatabaseTransaction {
         .expect("StartTransaction opens the transaction before any resolver runs")
 }
 
-/// The request's transaction handle (for dataloaders: `handle.get()?`).
-pub fn request_tx(ctx: &Context<'_>) -> RequestTx {
-    ctx.data_unchecked::<RequestTx>().clone()
-}
-
 /// The configured limits.
 pub fn limits<'a>(ctx: &Context<'a>) -> &'a Limits {
     ctx.data_unchecked::<Limits>()

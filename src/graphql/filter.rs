@@ -224,3 +224,72 @@ impl JsonFilter {
         c.add_option(self.is_null.map(|null| null_check(column, null)))
     }
 }
+
+/// `base AND (all of and) AND (any of or) AND NOT not`.
+pub fn combine<W>(
+    base: Condition,
+    and: &Option<Vec<W>>,
+    or: &Option<Vec<W>>,
+    not: &Option<Box<W>>,
+    condition: impl Fn(&W) -> Condition,
+) -> Condition {
+    let mut c = base;
+    for w in and.iter().flatten() {
+        c = c.add(condition(w));
+    }
+    if let Some(list) = or {
+        let mut any = Condition::any();
+        for w in list {
+            any = any.add(condition(w));
+        }
+        c = c.add(any);
+    }
+    if let Some(w) = not {
+        c = c.add(condition(w).not());
+    }
+    c
+}
+
+/// Adds `filter.condition(column)` when the filter is given.
+pub fn opt<F>(c: Condition, filter: &Option<F>, cond: impl Fn(&F) -> Condition) -> Condition {
+    match filter {
+        Some(f) => c.add(cond(f)),
+        None => c,
+    }
+}
+
+/// Declares a filter input on an enum column (stored as text).
+macro_rules! enum_filter {
+    ($(#[$doc:meta])* $name:ident, $enum:ty) => {
+        $(#[$doc])*
+        #[derive(async_graphql::InputObject, Clone, Debug, Default)]
+        pub struct $name {
+            /// Equal to.
+            pub eq: Option<$enum>,
+            /// Not equal to.
+            pub neq: Option<$enum>,
+            /// One of.
+            #[graphql(name = "in")]
+            pub in_list: Option<Vec<$enum>>,
+        }
+
+        impl $name {
+            /// The condition on `column`.
+            pub fn condition(&self, column: impl sea_orm::ColumnTrait) -> sea_orm::Condition {
+                let mut c = sea_orm::Condition::all();
+                if let Some(v) = self.eq {
+                    c = c.add(column.eq(v.as_db()));
+                }
+                if let Some(v) = self.neq {
+                    c = c.add(column.ne(v.as_db()));
+                }
+                if let Some(v) = &self.in_list {
+                    c = c.add(column.is_in(v.iter().map(|e| e.as_db())));
+                }
+                c
+            }
+        }
+    };
+}
+
+pub(crate) use enum_filter;

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod lift;
 pub mod limits;
 pub mod loading;
+pub mod ordering;
 pub mod pagination;
 pub mod prompt_lab;
 pub mod viewer;

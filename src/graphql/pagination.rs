@@ -105,16 +105,6 @@ impl Page {
             before: before.map(|c| decode_cursor(&c, "before")).transpose()?,
         })
     }
-
-    /// A forward page of `limit` rows with no cursor (nested lists).
-    pub fn first(limit: u64) -> Self {
-        Self {
-            limit,
-            backward: false,
-            after: None,
-            before: None,
-        }
-    }
 }
 
 fn decode_cursor(cursor: &str, field: &str) -> ApiResult<Vec<String>> {
@@ -383,7 +373,7 @@ where
         let model = E::Model::from_query_result(&row, "")?;
         let rn: i64 = row.try_get("", "__rn")?;
         let total: i64 = row.try_get("", "__total")?;
-        let parent = match model_value(&model, parent_column) {
+        let parent = match model.get(parent_column) {
             Value::Uuid(Some(id)) => id,
             other => {
                 return Err(ApiError::Internal(format!(
@@ -400,8 +390,4 @@ where
         }
     }
     Ok(pages)
-}
-
-fn model_value<M: ModelTrait>(model: &M, column: <M::Entity as EntityTrait>::Column) -> Value {
-    model.get(column)
 }

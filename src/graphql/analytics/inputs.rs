@@ -5,6 +5,8 @@ use super::types::{
     ActivityEventType, AgentRunStatus, AlertCondition, AlertMetricType, WorkspaceRole,
 };
 use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::filter::enum_filter;
+use crate::graphql::filter::{combine, opt};
 use crate::graphql::filter::{
     BooleanFilter, DateTimeFilter, DecimalFilter, IntFilter, StringFilter, UuidFilter,
 };
@@ -45,40 +47,6 @@ impl DateRange {
     }
 }
 
-/// Declares a filter input on an enum column (stored as text).
-macro_rules! enum_filter {
-    ($(#[$doc:meta])* $name:ident, $enum:ty) => {
-        $(#[$doc])*
-        #[derive(InputObject, Clone, Debug, Default)]
-        pub struct $name {
-            /// Equal to.
-            pub eq: Option<$enum>,
-            /// Not equal to.
-            pub neq: Option<$enum>,
-            /// One of.
-            #[graphql(name = "in")]
-            pub in_list: Option<Vec<$enum>>,
-        }
-
-        impl $name {
-            /// The condition on `column`.
-            pub fn condition(&self, column: impl ColumnTrait) -> Condition {
-                let mut c = Condition::all();
-                if let Some(v) = self.eq {
-                    c = c.add(column.eq(v.as_db()));
-                }
-                if let Some(v) = self.neq {
-                    c = c.add(column.ne(v.as_db()));
-                }
-                if let Some(v) = &self.in_list {
-                    c = c.add(column.is_in(v.iter().map(|e| e.as_db())));
-                }
-                c
-            }
-        }
-    };
-}
-
 enum_filter!(
     /// Filter on a run status.
     AgentRunStatusFilter,
@@ -89,39 +57,6 @@ enum_filter!(
     ActivityEventTypeFilter,
     ActivityEventType
 );
-
-/// `base AND (all of and) AND (any of or) AND NOT not`.
-fn combine<W>(
-    base: Condition,
-    and: &Option<Vec<W>>,
-    or: &Option<Vec<W>>,
-    not: &Option<Box<W>>,
-    condition: impl Fn(&W) -> Condition,
-) -> Condition {
-    let mut c = base;
-    for w in and.iter().flatten() {
-        c = c.add(condition(w));
-    }
-    if let Some(list) = or {
-        let mut any = Condition::any();
-        for w in list {
-            any = any.add(condition(w));
-        }
-        c = c.add(any);
-    }
-    if let Some(w) = not {
-        c = c.add(condition(w).not());
-    }
-    c
-}
-
-/// Adds `filter.condition(column)` when the filter is given.
-fn opt<F>(c: Condition, filter: &Option<F>, cond: impl Fn(&F) -> Condition) -> Condition {
-    match filter {
-        Some(f) => c.add(cond(f)),
-        None => c,
-    }
-}
 
 /// Which workspaces to return (always only the viewer's).
 #[derive(InputObject, Clone, Debug, Default)]

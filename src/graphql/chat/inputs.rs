@@ -2,6 +2,7 @@
 //! mutation inputs.
 
 use super::types::{ChatMessageRole, ChatPreferenceSection, ChatTier};
+use crate::graphql::filter::{combine, opt};
 use crate::graphql::filter::{BooleanFilter, DateTimeFilter, IntFilter, StringFilter, UuidFilter};
 use crate::graphql::pagination::{SortDirection, SortKey};
 use async_graphql::{Enum, InputObject, Json};
@@ -9,39 +10,6 @@ use chrono::{DateTime, Utc};
 use entity::chat::{chat_messages, chat_sessions, user_activity_log};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
-
-/// `base AND (all of and) AND (any of or) AND NOT not`.
-fn combine<W>(
-    base: Condition,
-    and: &Option<Vec<W>>,
-    or: &Option<Vec<W>>,
-    not: &Option<Box<W>>,
-    condition: impl Fn(&W) -> Condition,
-) -> Condition {
-    let mut c = base;
-    for w in and.iter().flatten() {
-        c = c.add(condition(w));
-    }
-    if let Some(list) = or {
-        let mut any = Condition::any();
-        for w in list {
-            any = any.add(condition(w));
-        }
-        c = c.add(any);
-    }
-    if let Some(w) = not {
-        c = c.add(condition(w).not());
-    }
-    c
-}
-
-/// Adds `filter.condition(column)` when the filter is given.
-fn opt<F>(c: Condition, filter: &Option<F>, cond: impl Fn(&F) -> Condition) -> Condition {
-    match filter {
-        Some(f) => c.add(cond(f)),
-        None => c,
-    }
-}
 
 /// Filter on a message role.
 #[derive(InputObject, Clone, Debug, Default)]

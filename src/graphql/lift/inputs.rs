@@ -5,49 +5,19 @@ use super::types::{
     LiftDraftSource, LiftHoleType, LiftResolutionMethod, LiftRevisionSource, LiftSessionSource,
     LiftSessionStatus,
 };
+use crate::graphql::filter::enum_filter;
+use crate::graphql::filter::{combine, opt};
 use crate::graphql::filter::{
     BooleanFilter, DateTimeFilter, DecimalFilter, IntFilter, JsonFilter, StringFilter, UuidFilter,
 };
+pub use crate::graphql::ordering::{normalize_order, OrderEntry};
+use crate::graphql::ordering::{order_input, with_tiebreak};
 use crate::graphql::pagination::{SortDirection, SortKey};
 use async_graphql::{Enum, InputObject, Json};
 use entity::lift::{hole_resolutions, session_drafts, session_revisions, sessions};
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::Condition;
 use uuid::Uuid;
-
-/// Declares a filter input on an enum column (stored as text).
-macro_rules! enum_filter {
-    ($(#[$doc:meta])* $name:ident, $enum:ty) => {
-        $(#[$doc])*
-        #[derive(InputObject, Clone, Debug, Default)]
-        pub struct $name {
-            /// Equal to.
-            pub eq: Option<$enum>,
-            /// Not equal to.
-            pub neq: Option<$enum>,
-            /// One of.
-            #[graphql(name = "in")]
-            pub in_list: Option<Vec<$enum>>,
-        }
-
-        impl $name {
-            /// The condition on `column`.
-            pub fn condition(&self, column: impl ColumnTrait) -> Condition {
-                let mut c = Condition::all();
-                if let Some(v) = self.eq {
-                    c = c.add(column.eq(v.as_db()));
-                }
-                if let Some(v) = self.neq {
-                    c = c.add(column.ne(v.as_db()));
-                }
-                if let Some(v) = &self.in_list {
-                    c = c.add(column.is_in(v.iter().map(|e| e.as_db())));
-                }
-                c
-            }
-        }
-    };
-}
 
 enum_filter!(
     /// Filter on a session status.
@@ -79,39 +49,6 @@ enum_filter!(
     LiftResolutionMethodFilter,
     LiftResolutionMethod
 );
-
-/// `base AND (all of and) AND (any of or) AND NOT not`.
-fn combine<W>(
-    base: Condition,
-    and: &Option<Vec<W>>,
-    or: &Option<Vec<W>>,
-    not: &Option<Box<W>>,
-    condition: impl Fn(&W) -> Condition,
-) -> Condition {
-    let mut c = base;
-    for w in and.iter().flatten() {
-        c = c.add(condition(w));
-    }
-    if let Some(list) = or {
-        let mut any = Condition::any();
-        for w in list {
-            any = any.add(condition(w));
-        }
-        c = c.add(any);
-    }
-    if let Some(w) = not {
-        c = c.add(condition(w).not());
-    }
-    c
-}
-
-/// Adds `filter.condition(column)` when the filter is given.
-fn opt<F>(c: Condition, filter: &Option<F>, cond: impl Fn(&F) -> Condition) -> Condition {
-    match filter {
-        Some(f) => c.add(cond(f)),
-        None => c,
-    }
-}
 
 /// Which lift sessions to return.
 #[derive(InputObject, Clone, Debug, Default)]
@@ -347,74 +284,6 @@ impl LiftHoleResolutionWhere {
         c = opt(c, &self.created_at, |f| f.condition(C::CreatedAt));
         combine(c, &self.and, &self.or, &self.not, Self::condition)
     }
-}
-
-/// An `orderBy` entry: a field and a direction.
-pub trait OrderEntry {
-    /// The field enum.
-    type Field: Copy + Eq;
-    /// Field and direction.
-    fn parts(&self) -> (Self::Field, SortDirection);
-}
-
-/// The requested ordering, or `default` when none is given, each field once.
-pub fn normalize_order<O: OrderEntry>(
-    order: Option<Vec<O>>,
-    default: &[(O::Field, SortDirection)],
-) -> Vec<(O::Field, SortDirection)> {
-    let mut out: Vec<(O::Field, SortDirection)> = Vec::new();
-    for entry in order.iter().flatten() {
-        let (field, direction) = entry.parts();
-        // A repeated field cannot change the order; the first one wins.
-        if !out.iter().any(|(f, _)| *f == field) {
-            out.push((field, direction));
-        }
-    }
-    if out.is_empty() {
-        out.extend_from_slice(default);
-    }
-    out
-}
-
-/// Sort keys of `order` with the primary key appended as tiebreak (in the
-/// direction of the last key, so a single-direction index can serve it).
-fn with_tiebreak<F: Copy, C: Copy>(
-    order: &[(F, SortDirection)],
-    column: impl Fn(F) -> C,
-    pk: C,
-) -> Vec<SortKey<C>> {
-    let mut keys: Vec<SortKey<C>> = order.iter().map(|(f, d)| (column(*f), *d)).collect();
-    let last = keys.last().map(|(_, d)| *d).unwrap_or(SortDirection::Asc);
-    keys.push((pk, last));
-    keys
-}
-
-/// Declares an `orderBy` input and its field enum.
-macro_rules! order_input {
-    ($(#[$doc:meta])* $name:ident, $(#[$fdoc:meta])* $field:ident { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {
-        $(#[$fdoc])*
-        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $field {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        $(#[$doc])*
-        #[derive(InputObject, Clone, Copy, Debug)]
-        pub struct $name {
-            /// The field to sort by.
-            pub field: $field,
-            /// The direction (default ASC).
-            #[graphql(default_with = "SortDirection::Asc")]
-            pub direction: SortDirection,
-        }
-
-        impl OrderEntry for $name {
-            type Field = $field;
-            fn parts(&self) -> ($field, SortDirection) {
-                (self.field, self.direction)
-            }
-        }
-    };
 }
 
 order_input!(

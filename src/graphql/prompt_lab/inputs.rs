@@ -1,48 +1,18 @@
 //! Inputs of the prompt lab domain: `where` filters, `orderBy` lists and the
 //! mutation inputs.
 
+use crate::graphql::filter::{combine, opt};
 use crate::graphql::filter::{
     BooleanFilter, DateTimeFilter, IntFilter, JsonFilter, StringFilter, UuidFilter,
 };
+pub use crate::graphql::ordering::{normalize_order, OrderEntry};
+use crate::graphql::ordering::{order_input, with_tiebreak};
 use crate::graphql::pagination::{SortDirection, SortKey};
-use async_graphql::{Enum, InputObject, Json};
+use async_graphql::{InputObject, Json};
 use entity::prompt_lab::{prompt_answers, prompt_templates, prompts, test_results, user_favorites};
 use rust_decimal::Decimal;
 use sea_orm::Condition;
 use uuid::Uuid;
-
-/// `base AND (all of and) AND (any of or) AND NOT not`.
-fn combine<W>(
-    base: Condition,
-    and: &Option<Vec<W>>,
-    or: &Option<Vec<W>>,
-    not: &Option<Box<W>>,
-    condition: impl Fn(&W) -> Condition,
-) -> Condition {
-    let mut c = base;
-    for w in and.iter().flatten() {
-        c = c.add(condition(w));
-    }
-    if let Some(list) = or {
-        let mut any = Condition::any();
-        for w in list {
-            any = any.add(condition(w));
-        }
-        c = c.add(any);
-    }
-    if let Some(w) = not {
-        c = c.add(condition(w).not());
-    }
-    c
-}
-
-/// Adds `cond(filter)` when the filter is given.
-fn opt<F>(c: Condition, filter: &Option<F>, cond: impl Fn(&F) -> Condition) -> Condition {
-    match filter {
-        Some(f) => c.add(cond(f)),
-        None => c,
-    }
-}
 
 /// Which prompts to return.
 #[derive(InputObject, Clone, Debug, Default)]
@@ -127,74 +97,6 @@ impl PromptTemplateWhere {
         c = opt(c, &self.created_at, |f| f.condition(C::CreatedAt));
         combine(c, &self.and, &self.or, &self.not, Self::condition)
     }
-}
-
-/// An `orderBy` entry: a field and a direction.
-pub trait OrderEntry {
-    /// The field enum.
-    type Field: Copy + Eq;
-    /// Field and direction.
-    fn parts(&self) -> (Self::Field, SortDirection);
-}
-
-/// The requested ordering, or `default` when none is given, each field once.
-pub fn normalize_order<O: OrderEntry>(
-    order: Option<Vec<O>>,
-    default: &[(O::Field, SortDirection)],
-) -> Vec<(O::Field, SortDirection)> {
-    let mut out: Vec<(O::Field, SortDirection)> = Vec::new();
-    for entry in order.iter().flatten() {
-        let (field, direction) = entry.parts();
-        // A repeated field cannot change the order; the first one wins.
-        if !out.iter().any(|(f, _)| *f == field) {
-            out.push((field, direction));
-        }
-    }
-    if out.is_empty() {
-        out.extend_from_slice(default);
-    }
-    out
-}
-
-/// Sort keys of `order` with the primary key appended as tiebreak (in the
-/// direction of the last key, so a single-direction index can serve it).
-fn with_tiebreak<F: Copy, C: Copy>(
-    order: &[(F, SortDirection)],
-    column: impl Fn(F) -> C,
-    pk: C,
-) -> Vec<SortKey<C>> {
-    let mut keys: Vec<SortKey<C>> = order.iter().map(|(f, d)| (column(*f), *d)).collect();
-    let last = keys.last().map(|(_, d)| *d).unwrap_or(SortDirection::Asc);
-    keys.push((pk, last));
-    keys
-}
-
-/// Declares an `orderBy` input and its field enum.
-macro_rules! order_input {
-    ($(#[$doc:meta])* $name:ident, $(#[$fdoc:meta])* $field:ident { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? }) => {
-        $(#[$fdoc])*
-        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $field {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        $(#[$doc])*
-        #[derive(InputObject, Clone, Copy, Debug)]
-        pub struct $name {
-            /// The field to sort by.
-            pub field: $field,
-            /// The direction (default ASC).
-            #[graphql(default_with = "SortDirection::Asc")]
-            pub direction: SortDirection,
-        }
-
-        impl OrderEntry for $name {
-            type Field = $field;
-            fn parts(&self) -> ($field, SortDirection) {
-                (self.field, self.direction)
-            }
-        }
-    };
 }
 
 order_input!(
