@@ -9,6 +9,7 @@
 //! | `0004_analytics` | 002 | `analytics` |
 //! | `0005_chat` | 003 | `chat` |
 //! | `0006_prompt_lab` | 004 | `prompt_lab` |
+//! | `0007_live` | (DESIGN.md) | `live`: NOTIFY triggers on the other schemas' tables |
 
 pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseExecutor;
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261122_000004_analytics", "0004_analytics"),
             sql_migration!("m20261122_000005_chat", "0005_chat"),
             sql_migration!("m20261122_000006_prompt_lab", "0006_prompt_lab"),
+            sql_migration!("m20261122_000007_live", "0007_live"),
         ]
     }
 

@@ -11,5 +11,6 @@ mod chat;
 mod core;
 mod entities;
 mod lift;
+mod live;
 mod migrations;
 mod prompt_lab;

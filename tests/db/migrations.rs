@@ -6,12 +6,13 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::Database;
 
 /// Every schema the migrations own.
-const SCHEMAS: [&str; 7] = [
+const SCHEMAS: [&str; 8] = [
     "analytics",
     "auth",
     "builder",
     "chat",
     "lift",
+    "live",
     "prompt_lab",
     "public",
 ];
