@@ -6,4 +6,5 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod graphql;
+pub mod live;
 pub mod server;

@@ -32,6 +32,8 @@ struct Cli {
     auth: AuthConfig,
     #[command(flatten)]
     limits: Limits,
+    #[command(flatten)]
+    live: gateway::live::LiveConfig,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +149,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         metrics: Metrics::new(),
         statement_timeout: Duration::from_millis(cli.server.statement_timeout_ms),
         shutdown: Shutdown::new(),
+        live: gateway::live::Live::start(&started.db, cli.live.clone()),
     };
     let shutdown = state.shutdown.clone();
     let listener = tokio::net::TcpListener::bind(cli.server.listen).await?;

@@ -170,6 +170,29 @@ impl Cluster {
         format!("postgres://{user}@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// Restarts the server (fast shutdown, then start with the same options
+    /// and port): every connection is dropped, as in a database restart.
+    pub fn restart(&self) -> Result<(), EmbeddedError> {
+        let data = self.data_dir.display().to_string();
+        let log = self.log_file().display().to_string();
+        self.run_pg(
+            "pg_ctl",
+            &[
+                "restart",
+                "-D",
+                data.as_str(),
+                "-l",
+                log.as_str(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "30",
+            ],
+        )
+        .map(|_| ())
+    }
+
     /// Stops the server (fast shutdown) and removes an ephemeral folder.
     /// Idempotent; also called on drop.
     pub fn stop(&self) -> Result<(), EmbeddedError> {

@@ -212,6 +212,18 @@ pub enum LimitError {
         /// The limit.
         max: usize,
     },
+    /// Too many subscriptions on one websocket connection.
+    #[error("this connection already holds {max} subscriptions")]
+    Subscriptions {
+        /// The limit.
+        max: usize,
+    },
+    /// Too many websocket connections of one user.
+    #[error("this user already holds {max} websocket connections")]
+    Connections {
+        /// The limit.
+        max: usize,
+    },
     /// Introspection is switched off.
     #[error("introspection is disabled")]
     IntrospectionDisabled,
@@ -236,6 +248,8 @@ impl LimitError {
             LimitError::PageSize { .. } => Some("page_size"),
             LimitError::Batch { .. } => Some("batch"),
             LimitError::BodySize { .. } => Some("body_size"),
+            LimitError::Subscriptions { .. } => Some("subscriptions_per_connection"),
+            LimitError::Connections { .. } => Some("connections_per_user"),
             LimitError::IntrospectionDisabled | LimitError::FragmentCycle { .. } => None,
         }
     }
@@ -251,7 +265,9 @@ impl LimitError {
             | LimitError::Complexity { max }
             | LimitError::PageSize { max, .. }
             | LimitError::Batch { max, .. }
-            | LimitError::BodySize { max } => Some(*max),
+            | LimitError::BodySize { max }
+            | LimitError::Subscriptions { max }
+            | LimitError::Connections { max } => Some(*max),
             LimitError::IntrospectionDisabled | LimitError::FragmentCycle { .. } => None,
         }
     }

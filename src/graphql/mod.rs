@@ -8,16 +8,18 @@ pub mod chat;
 pub mod context;
 pub mod enums;
 pub mod error;
+pub mod feeds;
 pub mod filter;
 pub mod lift;
 pub mod limits;
+pub mod live;
 pub mod loading;
 pub mod ordering;
 pub mod pagination;
 pub mod prompt_lab;
 pub mod viewer;
 
-use async_graphql::{EmptySubscription, MergedObject, Request, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Request, Schema};
 use context::RequestTx;
 use limits::Limits;
 
@@ -45,8 +47,18 @@ pub struct MutationRoot(
     // anchor:mutation-roots
 );
 
+/// Every subscription, merged from the domains (served over `/graphql/ws`).
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(
+    feeds::ViewerSubscription,
+    lift::LiftSubscription,
+    chat::ChatSubscription,
+    analytics::AnalyticsSubscription,
+    // anchor:subscription-roots
+);
+
 /// The gateway's schema.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with `limits` applied. Built once at start-up.
 pub fn build_schema(limits: &Limits) -> AppSchema {
@@ -54,7 +66,7 @@ pub fn build_schema(limits: &Limits) -> AppSchema {
         .apply(Schema::build(
             QueryRoot::default(),
             MutationRoot::default(),
-            EmptySubscription,
+            SubscriptionRoot::default(),
         ))
         .extension(context::StartTransaction)
         .data(limits.clone())

@@ -5,24 +5,21 @@
 pub mod graphiql;
 pub mod metrics;
 pub mod shutdown;
+pub mod ws;
 
 use crate::auth::{Authenticator, Viewer};
 use crate::graphql::context::RequestTx;
 use crate::graphql::limits::{check_batch, Limits};
 use crate::graphql::{prepare_request, AppSchema};
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::{BatchRequest, BatchResponse, Data, ServerError};
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use async_graphql::{BatchRequest, BatchResponse, ServerError};
+use async_graphql_axum::GraphQLBatchRequest;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::{SinkExt, StreamExt};
 use metrics::Metrics;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -43,6 +40,8 @@ pub struct AppState {
     pub statement_timeout: Duration,
     /// Graceful shutdown signal (websockets close on it).
     pub shutdown: shutdown::Shutdown,
+    /// Live events: the hub subscriptions register with, and ws limits.
+    pub live: crate::live::Live,
 }
 
 /// The router with every route of the gateway.
@@ -50,7 +49,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/graphql", post(graphql_http))
-        .route("/graphql/ws", get(graphql_ws))
+        .route("/graphql/ws", get(ws::graphql_ws))
         .merge(graphiql::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -168,7 +167,7 @@ async fn graphql_http(
 
 /// Runs `batch` in one transaction as `viewer` (opened after validation):
 /// committed when every response is free of errors, rolled back otherwise.
-async fn execute(
+pub(crate) async fn execute(
     app: &AppState,
     viewer: Viewer,
     batch: BatchRequest,
@@ -192,115 +191,6 @@ async fn execute(
         }
     }
     Ok(response)
-}
-
-/// `GET /graphql/ws`: graphql-transport-ws and the legacy graphql-ws.
-///
-/// The token comes in the `connection_init` payload and yields the same
-/// `Viewer` as HTTP. The gateway reads that first frame itself so it can
-/// close with the protocol's codes (4403 for a refused token, 4408 when no
-/// init arrives, 4400 for anything else) rather than async-graphql's 1002,
-/// then hands the frame and the rest of the socket to async-graphql with the
-/// viewer attached.
-async fn graphql_ws(
-    State(app): State<AppState>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_ws(app, protocol, socket))
-}
-
-async fn serve_ws(app: AppState, protocol: GraphQLProtocol, socket: WebSocket) {
-    let _open = app.shutdown.socket_guard();
-    app.metrics.ws_opened();
-    let (sink, mut stream) = socket.split();
-    // The sink is shared so the gateway can still send its own close frame
-    // after async-graphql is done with the socket.
-    let sink = Arc::new(tokio::sync::Mutex::new(sink));
-    let first = tokio::time::timeout(WS_INIT_TIMEOUT, stream.next()).await;
-    let refuse = |code: u16, reason: String| {
-        let sink = sink.clone();
-        async move { close_ws(&sink, code, &reason).await }
-    };
-    let init = match first {
-        Ok(Some(Ok(WsMessage::Text(text)))) => Some(text),
-        Ok(_) => {
-            refuse(4400, "expected connection_init".into()).await;
-            None
-        }
-        Err(_) => {
-            refuse(4408, "connection initialisation timeout".into()).await;
-            None
-        }
-    };
-    let Some(init) = init else {
-        app.metrics.ws_closed();
-        return;
-    };
-    let message: serde_json::Value = serde_json::from_str(init.as_str()).unwrap_or_default();
-    let viewer = if message["type"] != "connection_init" {
-        Err("expected connection_init".to_string())
-    } else {
-        app.auth
-            .authenticate_init_payload(message.get("payload"))
-            .map_err(|err| format!("forbidden: {err}"))
-    };
-    let viewer = match viewer {
-        Ok(viewer) => viewer,
-        Err(reason) => {
-            let code = if reason.starts_with("forbidden") {
-                4403
-            } else {
-                4400
-            };
-            refuse(code, reason).await;
-            app.metrics.ws_closed();
-            return;
-        }
-    };
-    let mut data = Data::default();
-    data.insert(viewer);
-    let shutdown = app.shutdown.clone();
-    let replayed = futures_util::stream::once(async move { Ok(WsMessage::Text(init)) })
-        .chain(stream)
-        .take_until(Box::pin(async move { shutdown.triggered().await }));
-    let shared_sink =
-        futures_util::sink::unfold(sink.clone(), |sink, message: WsMessage| async move {
-            sink.lock().await.send(message).await?;
-            Ok::<_, axum::Error>(sink)
-        });
-    GraphQLWebSocket::new_with_pair(
-        Box::pin(shared_sink),
-        replayed,
-        app.schema.clone(),
-        protocol,
-    )
-    .with_data(data)
-    .keepalive_timeout(Duration::from_secs(30))
-    .serve()
-    .await;
-    close_ws(&sink, 1001, "server shutting down").await;
-    app.metrics.ws_closed();
-}
-
-/// How long a client has to send `connection_init`.
-const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Sends a close frame (ignored when the socket is already gone).
-async fn close_ws(
-    sink: &tokio::sync::Mutex<futures_util::stream::SplitSink<WebSocket, WsMessage>>,
-    code: u16,
-    reason: &str,
-) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    let mut sink = sink.lock().await;
-    let _ = sink.send(WsMessage::Close(Some(frame))).await;
-    let _ = sink.close().await;
 }
 
 /// 200 when the database answers and every migration is applied, else 503.

@@ -4,6 +4,7 @@
 use super::TestDb;
 use gateway::auth::{AuthConfig, Authenticator, Role};
 use gateway::graphql::limits::Limits;
+use gateway::live::LiveConfig;
 use gateway::server::metrics::Metrics;
 use gateway::server::shutdown::Shutdown;
 use gateway::server::AppState;
@@ -52,20 +53,56 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a gateway with `limits` on a fresh database.
 pub async fn spawn_app_with(limits: Limits) -> TestApp {
+    spawn_app_live(limits, LiveConfig::default()).await
+}
+
+/// Starts a gateway with `limits` and live settings on a fresh database.
+pub async fn spawn_app_live(limits: Limits, live: LiveConfig) -> TestApp {
     let db = TestDb::new().await;
+    let statements = Arc::new(Mutex::new(Vec::new()));
+    let (addr, shutdown) = serve(&db, limits, live, Some(statements.clone())).await;
+    TestApp {
+        addr,
+        base_url: format!("http://{addr}"),
+        db,
+        auth: Authenticator::new(&test_auth_config()).expect("authenticator"),
+        client: reqwest::Client::new(),
+        statements,
+        shutdown,
+    }
+}
+
+/// A second gateway process's worth of state (own pool, own LISTEN
+/// connection, own hub) serving the same database.
+pub struct Replica {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Triggers its graceful shutdown.
+    pub shutdown: Shutdown,
+}
+
+/// Starts a gateway on `db` and returns its address and shutdown handle;
+/// with `statements`, every SQL statement it sends is recorded there.
+async fn serve(
+    db: &TestDb,
+    limits: Limits,
+    live: LiveConfig,
+    statements: Option<Arc<Mutex<Vec<String>>>>,
+) -> (SocketAddr, Shutdown) {
     let mut pool = gateway::db::connect(&db.url_as("gateway"), 8)
         .await
         .expect("connect as the gateway role");
-    let statements = Arc::new(Mutex::new(Vec::new()));
-    let sink = statements.clone();
-    pool.set_metric_callback(move |info| {
-        sink.lock().unwrap().push(info.statement.sql.clone());
-    });
+    if let Some(sink) = statements {
+        pool.set_metric_callback(move |info| {
+            sink.lock().unwrap().push(info.statement.sql.clone());
+        });
+    }
     let auth = Authenticator::new(&test_auth_config()).expect("authenticator");
     let state = AppState {
+        live: gateway::live::Live::start(&pool, live),
         db: pool,
         schema: gateway::graphql::build_schema(&limits),
-        auth: auth.clone(),
+        auth,
         limits,
         metrics: Metrics::new(),
         statement_timeout: Duration::from_secs(5),
@@ -81,14 +118,15 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
             .await
             .expect("serve");
     });
-    TestApp {
-        addr,
-        base_url: format!("http://{addr}"),
-        db,
-        auth,
-        client: reqwest::Client::new(),
-        statements,
-        shutdown,
+    (addr, shutdown)
+}
+
+impl TestApp {
+    /// Another gateway on this app's database (as a second replica would be).
+    pub async fn spawn_replica(&self) -> Replica {
+        let (addr, shutdown) =
+            serve(&self.db, Limits::default(), LiveConfig::default(), None).await;
+        Replica { addr, shutdown }
     }
 }
 

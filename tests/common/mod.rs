@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod ws;
 
 pub use sea_orm::sqlx;
 
@@ -78,6 +79,18 @@ fn server() -> &'static Server {
             template,
         }
     })
+}
+
+/// Restarts this binary's throwaway cluster (every connection drops);
+/// `false` when the tests run against `TEST_DATABASE_URL` instead.
+pub fn restart_server() -> bool {
+    match &server()._cluster {
+        Some(cluster) => {
+            cluster.restart().expect("restart the cluster");
+            true
+        }
+        None => false,
+    }
 }
 
 fn strip_database(url: &str) -> String {

@@ -8,9 +8,11 @@
 pub mod inputs;
 pub mod loaders;
 pub mod service;
+pub mod subscription;
 pub mod types;
 
 pub use loaders::register_loaders;
+pub use subscription::AnalyticsSubscription;
 
 use crate::auth::Role;
 use crate::graphql::context::{limits, require_user, tx, viewer};

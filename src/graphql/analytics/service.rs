@@ -403,7 +403,7 @@ pub async fn create_workspace(
 }
 
 /// NOT_FOUND unless the viewer may see workspace `id`.
-async fn visible_workspace(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<()> {
+pub(crate) async fn visible_workspace(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<()> {
     workspaces::Entity::find_by_id(id)
         .one(db)
         .await?

@@ -1,0 +1,111 @@
+//! Live events: the database's change notifications (`LISTEN gateway_live`,
+//! sent by the `0007_live` triggers at commit) fanned out in-process to
+//! subscriptions. Transport-agnostic: the GraphQL side is
+//! `graphql::live`, the websocket side `server::ws`.
+
+pub mod event;
+pub mod hub;
+pub mod listener;
+
+pub use event::{Cursor, LiveEvent, Op};
+pub use hub::{Filter, Hub, Key, Registration, Signal};
+pub use listener::ListenerStats;
+
+use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// Limits and buffers of live subscriptions.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LiveConfig {
+    /// Most subscriptions one websocket connection may hold at once.
+    #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 100)]
+    pub max_subscriptions_per_connection: usize,
+    /// Most websocket connections one user may hold at once (per process).
+    #[arg(long, env = "MAX_WS_CONNECTIONS_PER_USER", default_value_t = 20)]
+    pub max_connections_per_user: usize,
+    /// Events a subscriber may fall behind before it is told so and closed.
+    #[arg(long, env = "LIVE_BUFFER", default_value_t = 256)]
+    pub buffer: usize,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            max_subscriptions_per_connection: 100,
+            max_connections_per_user: 20,
+            buffer: 256,
+        }
+    }
+}
+
+/// The live side of one gateway process: the hub, its listener and the
+/// per-user connection count. Cheap to clone.
+#[derive(Clone)]
+pub struct Live {
+    /// The in-process fan-out.
+    pub hub: Hub,
+    /// The LISTEN connection's counters.
+    pub stats: ListenerStats,
+    /// Limits.
+    pub config: LiveConfig,
+    connections: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+impl Live {
+    /// Starts listening on `db`'s server (own connection, same options as the pool).
+    pub fn start(db: &DatabaseConnection, config: LiveConfig) -> Live {
+        let hub = Hub::new(config.buffer);
+        let options = db.get_postgres_connection_pool().connect_options();
+        let stats = listener::spawn((*options).clone(), hub.clone());
+        Live {
+            hub,
+            stats,
+            config,
+            connections: Arc::default(),
+        }
+    }
+
+    /// Counts a websocket connection of `user` (anonymous ones are not
+    /// counted: they can subscribe to nothing private), or `None` when the
+    /// user already holds the maximum.
+    pub fn open_connection(&self, user: Option<Uuid>) -> Option<ConnectionGuard> {
+        if let Some(user) = user {
+            let mut counts = self.lock();
+            let count = counts.entry(user).or_default();
+            if *count >= self.config.max_connections_per_user {
+                return None;
+            }
+            *count += 1;
+        }
+        Some(ConnectionGuard {
+            live: self.clone(),
+            user,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, usize>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// One counted websocket connection; uncounted on drop.
+pub struct ConnectionGuard {
+    live: Live,
+    user: Option<Uuid>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        if let Some(user) = self.user {
+            let mut counts = self.live.lock();
+            if let Some(count) = counts.get_mut(&user) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(&user);
+                }
+            }
+        }
+    }
+}

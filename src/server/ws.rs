@@ -1,0 +1,619 @@
+//! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws.
+//!
+//! The gateway reads `connection_init` itself (its token gives the same
+//! `Viewer` as HTTP), then hands the socket to async-graphql's protocol
+//! handling with a per-connection [`WsExecutor`]: queries and mutations run
+//! one-shot in their own transaction as the viewer, and subscriptions run as
+//! a loop over hub signals, executing the operation once per delivery in a
+//! fresh transaction so RLS decides what each delivery contains.
+
+use super::{execute, AppState};
+use crate::auth::Viewer;
+use crate::graphql::context::RequestTx;
+use crate::graphql::error::ApiError;
+use crate::graphql::limits::LimitError;
+use crate::graphql::live::{FeedKind, LiveOutput, LivePhase, LiveSlot};
+use crate::graphql::prepare_request;
+use crate::live::{Cursor, LiveEvent, Signal};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{
+    BatchRequest, BatchResponse, Data, ErrorExtensions, Executor, Request, Response, ServerError,
+    Variables,
+};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response as HttpResponse;
+use futures_util::stream::{BoxStream, SplitSink};
+use futures_util::{SinkExt, Stream, StreamExt};
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How long a client has to send `connection_init`.
+const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events handled in one delivery at most.
+const MAX_BATCH: usize = 256;
+/// How far back a catch-up after lost notifications reaches before the last
+/// delivered row: rows of transactions that committed out of timestamp
+/// order (up to the statement timeout apart) are still found; duplicates
+/// are dropped by id.
+const CATCH_UP_SLACK: Duration = Duration::from_secs(5);
+/// Row ids remembered per subscription for deduplication.
+const SEEN_IDS: usize = 4096;
+/// Attempts to open a delivery's transaction while the database is away.
+const BEGIN_ATTEMPTS: u32 = 12;
+
+/// `GET /graphql/ws`.
+pub(super) async fn graphql_ws(
+    State(app): State<AppState>,
+    protocol: GraphQLProtocol,
+    headers: axum::http::HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> HttpResponse {
+    let legacy = is_legacy(&headers);
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve_ws(app, protocol, legacy, socket))
+}
+
+/// Whether the client asked for the legacy `graphql-ws` protocol (the one
+/// [`GraphQLProtocol`] picks: the first known name in the header).
+fn is_legacy(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find(|p| *p == "graphql-ws" || *p == "graphql-transport-ws")
+        == Some("graphql-ws")
+}
+
+type Sink = Arc<tokio::sync::Mutex<SplitSink<WebSocket, WsMessage>>>;
+
+async fn serve_ws(app: AppState, protocol: GraphQLProtocol, legacy: bool, socket: WebSocket) {
+    let _open = app.shutdown.socket_guard();
+    app.metrics.ws_opened();
+    let (sink, mut stream) = socket.split();
+    // Shared so the gateway can still send its own close frame after
+    // async-graphql is done with the socket.
+    let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
+    let first = tokio::time::timeout(WS_INIT_TIMEOUT, stream.next()).await;
+    let init = match first {
+        Ok(Some(Ok(WsMessage::Text(text)))) => Ok(text),
+        Ok(_) => Err((4400, "expected connection_init".to_string())),
+        Err(_) => Err((4408, "connection initialisation timeout".to_string())),
+    };
+    let accepted = init.and_then(|init| {
+        let message: serde_json::Value = serde_json::from_str(init.as_str()).unwrap_or_default();
+        if message["type"] != "connection_init" {
+            return Err((4400, "expected connection_init".to_string()));
+        }
+        let viewer = app
+            .auth
+            .authenticate_init_payload(message.get("payload"))
+            .map_err(|err| (4403, format!("forbidden: {err}")))?;
+        let guard = app.live.open_connection(viewer.user_id).ok_or_else(|| {
+            let err = LimitError::Connections {
+                max: app.live.config.max_connections_per_user,
+            };
+            (1008, format!("LIMIT_EXCEEDED: {err}"))
+        })?;
+        Ok((init, viewer, guard))
+    });
+    let (init, viewer, _counted) = match accepted {
+        Ok(accepted) => accepted,
+        Err((code, reason)) => {
+            close_ws(&sink, code, &reason).await;
+            app.metrics.ws_closed();
+            return;
+        }
+    };
+    let executor = WsExecutor::new(app.clone(), viewer);
+    let alive = Liveness::default();
+    let seen = alive.clone();
+    let pinger = tokio::spawn(keepalive(sink.clone(), legacy, alive.clone()));
+    let shutdown = app.shutdown.clone();
+    let ended = async move {
+        tokio::select! {
+            _ = shutdown.triggered() => {},
+            _ = alive.dead.notified() => {},
+        }
+    };
+    let replayed = futures_util::stream::once(async move { Ok(WsMessage::Text(init)) })
+        .chain(stream)
+        .inspect(move |_| seen.touch())
+        .take_until(Box::pin(ended));
+    let shared_sink =
+        futures_util::sink::unfold(sink.clone(), |sink, message: WsMessage| async move {
+            sink.lock().await.send(message).await?;
+            Ok::<_, axum::Error>(sink)
+        });
+    GraphQLWebSocket::new_with_pair(Box::pin(shared_sink), replayed, executor, protocol)
+        .with_data(Data::default())
+        .serve()
+        .await;
+    pinger.abort();
+    close_ws(&sink, 1001, "server shutting down").await;
+    app.metrics.ws_closed();
+}
+
+/// How often the server pings an open connection.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// A peer silent (not even a pong) for this long is gone.
+const DEAD_AFTER: Duration = Duration::from_secs(60);
+
+/// When the peer last sent anything, and the signal that it is gone.
+#[derive(Clone)]
+struct Liveness {
+    last: Arc<std::sync::Mutex<Instant>>,
+    dead: Arc<tokio::sync::Notify>,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            last: Arc::new(std::sync::Mutex::new(Instant::now())),
+            dead: Arc::default(),
+        }
+    }
+}
+
+impl Liveness {
+    fn touch(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    fn silent_for(&self) -> Duration {
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
+    }
+}
+
+/// Keep-alive: a websocket ping every [`KEEPALIVE`] (browsers and clients
+/// answer with a pong), plus the legacy protocol's `ka` message; ends the
+/// connection when the peer stays silent for [`DEAD_AFTER`]. async-graphql's
+/// own `keepalive_timeout` only measures client messages, which would close
+/// idle subscriptions whose clients never ping.
+async fn keepalive(sink: Sink, legacy: bool, alive: Liveness) {
+    let mut tick = tokio::time::interval(KEEPALIVE);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if alive.silent_for() >= DEAD_AFTER {
+            alive.dead.notify_one();
+            return;
+        }
+        let mut sink = sink.lock().await;
+        let sent = if legacy {
+            sink.send(WsMessage::Text(r#"{"type":"ka"}"#.into())).await
+        } else {
+            sink.send(WsMessage::Ping(Default::default())).await
+        };
+        if sent.is_err() {
+            alive.dead.notify_one();
+            return;
+        }
+    }
+}
+
+/// Sends a close frame (ignored when the socket is already gone).
+async fn close_ws(sink: &Sink, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let mut sink = sink.lock().await;
+    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+    let _ = sink.close().await;
+}
+
+/// Runs the operations of one websocket connection as its viewer.
+#[derive(Clone)]
+pub struct WsExecutor {
+    app: AppState,
+    viewer: Viewer,
+    /// When the connection's token expires.
+    expires_at: Option<Instant>,
+    /// Subscriptions running on this connection.
+    subscriptions: Arc<AtomicUsize>,
+}
+
+impl WsExecutor {
+    fn new(app: AppState, viewer: Viewer) -> Self {
+        let expires_at = viewer
+            .claims
+            .get("exp")
+            .and_then(|v| v.as_i64())
+            .map(|exp| {
+                let left = exp - chrono::Utc::now().timestamp();
+                Instant::now() + Duration::from_secs(left.max(0) as u64)
+            });
+        Self {
+            app,
+            viewer,
+            expires_at,
+            subscriptions: Arc::default(),
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// A query or mutation: one transaction, as over HTTP.
+    async fn one_shot(&self, request: Request) -> Response {
+        if self.expired() {
+            return token_expired();
+        }
+        let started = Instant::now();
+        let op = match operation_type(&request) {
+            Some(OperationType::Mutation) => "mutation",
+            _ => "query",
+        };
+        let response = match execute(
+            &self.app,
+            self.viewer.clone(),
+            BatchRequest::Single(request),
+        )
+        .await
+        {
+            Ok(BatchResponse::Single(response)) => response,
+            Ok(BatchResponse::Batch(_)) | Err(_) => Response::from_errors(vec![api_error(
+                ApiError::Internal("websocket operation failed outside the schema".into()),
+            )]),
+        };
+        let outcome = if response.is_ok() { "ok" } else { "error" };
+        self.app
+            .metrics
+            .observe_request(op, outcome, started.elapsed());
+        response
+    }
+
+    /// A subscription: set up, catch up, then deliver until the client
+    /// stops, the token expires or the subscriber falls too far behind.
+    fn subscribe(self, request: Request) -> impl Stream<Item = Response> + Send + 'static {
+        async_stream::stream! {
+            let max = self.app.live.config.max_subscriptions_per_connection;
+            if self.subscriptions.fetch_add(1, Ordering::SeqCst) >= max {
+                self.subscriptions.fetch_sub(1, Ordering::SeqCst);
+                yield Response::from_errors(vec![LimitError::Subscriptions { max }.into()]);
+                return;
+            }
+            let _counted = Counted(self.subscriptions.clone());
+            if self.expired() {
+                yield token_expired();
+                return;
+            }
+            let template = Template::from(request);
+            let (responses, out) = self
+                .run_phase(&template, LivePhase::Setup(self.app.live.hub.clone()))
+                .await;
+            for response in responses {
+                yield response;
+            }
+            let LiveOutput { registration, kind, floor, sent, more, end } = out;
+            let Some(mut registration) = registration else {
+                return;
+            };
+            let mut tracker = Tracker::new(kind, floor);
+            tracker.record(&sent);
+            if end {
+                return;
+            }
+            let mut next_phase = more.then(|| tracker.catch_up());
+            let expiry = sleep_until(self.expires_at);
+            tokio::pin!(expiry);
+            loop {
+                let phase = match next_phase.take() {
+                    Some(phase) => phase,
+                    None => {
+                        let next = tokio::select! {
+                            _ = &mut expiry => None,
+                            signal = registration.recv() => Some(signal),
+                        };
+                        match next {
+                            None => {
+                                yield token_expired();
+                                return;
+                            }
+                            Some(None) => {
+                                yield lagged(tracker.last);
+                                return;
+                            }
+                            Some(Some(first)) => {
+                                let mut gap = false;
+                                let mut events = Vec::new();
+                                let mut signal = Some(first);
+                                while let Some(next) = signal.take() {
+                                    match next {
+                                        Signal::Gap => gap = true,
+                                        Signal::Event(event) => events.push(event),
+                                    }
+                                    if events.len() < MAX_BATCH {
+                                        signal = registration.try_recv();
+                                    }
+                                }
+                                if gap {
+                                    tracker.catch_up()
+                                } else {
+                                    let fresh = tracker.fresh(events);
+                                    if fresh.is_empty() {
+                                        continue;
+                                    }
+                                    LivePhase::Deliver(fresh.into())
+                                }
+                            }
+                        }
+                    }
+                };
+                let mut failures = 0u32;
+                let mut phase = phase;
+                loop {
+                    let (responses, out) = self.run_phase(&template, phase).await;
+                    let failed = responses.iter().any(|r| !r.errors.is_empty());
+                    if failed && failures < 5 {
+                        // The rows are still in the tables: read them again
+                        // from the last cursor once the database answers.
+                        failures += 1;
+                        tokio::time::sleep(Duration::from_millis(100 << failures)).await;
+                        phase = tracker.catch_up();
+                        continue;
+                    }
+                    for response in responses {
+                        yield response;
+                    }
+                    if failed {
+                        return;
+                    }
+                    tracker.record(&out.sent);
+                    if out.end {
+                        return;
+                    }
+                    if !out.more {
+                        break;
+                    }
+                    phase = tracker.catch_up();
+                }
+            }
+        }
+    }
+
+    /// Executes the subscription operation once for `phase`, in its own
+    /// transaction as the viewer, and collects what it yields.
+    async fn run_phase(
+        &self,
+        template: &Template,
+        phase: LivePhase,
+    ) -> (Vec<Response>, LiveOutput) {
+        let tx = RequestTx::new(
+            self.app.db.clone(),
+            self.viewer.clone(),
+            self.app.statement_timeout.as_millis() as u64,
+        );
+        if let Err(err) = begin(&tx).await {
+            return (
+                vec![Response::from_errors(vec![api_error(err)])],
+                LiveOutput::default(),
+            );
+        }
+        let slot = LiveSlot::default();
+        let request = template
+            .request()
+            .data(self.viewer.clone())
+            .data(phase)
+            .data(slot.clone());
+        let request = prepare_request(request, &tx);
+        let responses: Vec<Response> = self.app.schema.execute_stream(request).collect().await;
+        match tx.finish().await {
+            Ok(Some(tx)) => {
+                // Read-only: the commit only ends the transaction.
+                let _ = tx.commit().await;
+            }
+            Ok(None) => {}
+            Err(detail) => tracing::error!(error = %detail, "live delivery transaction leaked"),
+        }
+        (responses, slot.take())
+    }
+}
+
+impl Executor for WsExecutor {
+    async fn execute(&self, request: Request) -> Response {
+        self.one_shot(request).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        _session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let this = self.clone();
+        match operation_type(&request) {
+            Some(OperationType::Subscription) => this.subscribe(request).boxed(),
+            // Queries, mutations, and requests that do not parse (the
+            // schema reports why).
+            _ => futures_util::stream::once(async move { this.one_shot(request).await }).boxed(),
+        }
+    }
+}
+
+/// Opens a delivery's transaction, waiting for the database to come back
+/// (with backoff) when it is away, as during a restart.
+async fn begin(tx: &RequestTx) -> Result<(), ApiError> {
+    let mut wait = Duration::from_millis(50);
+    let mut attempt = 0;
+    loop {
+        match tx.start().await {
+            Ok(_) => return Ok(()),
+            Err(err) if attempt + 1 >= BEGIN_ATTEMPTS => return Err(err),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// The type of the operation `request` will run, when it parses.
+fn operation_type(request: &Request) -> Option<OperationType> {
+    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
+    match doc.operations {
+        DocumentOperations::Single(op) => Some(op.node.ty),
+        DocumentOperations::Multiple(ops) => match &request.operation_name {
+            Some(name) => ops.get(name.as_str()).map(|op| op.node.ty),
+            None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+            None => None,
+        },
+    }
+}
+
+/// The parts of a subscription request that are re-executed per delivery.
+struct Template {
+    query: String,
+    operation_name: Option<String>,
+    variables: Variables,
+}
+
+impl From<Request> for Template {
+    fn from(request: Request) -> Self {
+        Self {
+            query: request.query,
+            operation_name: request.operation_name,
+            variables: request.variables,
+        }
+    }
+}
+
+impl Template {
+    fn request(&self) -> Request {
+        let request = Request::new(self.query.clone()).variables(self.variables.clone());
+        match &self.operation_name {
+            Some(name) => request.operation_name(name.clone()),
+            None => request,
+        }
+    }
+}
+
+/// What a subscription has delivered: the resume point, and the ids sent
+/// recently (row feeds deliver each row once).
+struct Tracker {
+    kind: FeedKind,
+    floor: Option<Cursor>,
+    last: Option<Cursor>,
+    seen: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
+}
+
+impl Tracker {
+    fn new(kind: FeedKind, floor: Option<Cursor>) -> Self {
+        Self {
+            kind,
+            floor,
+            last: None,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn record(&mut self, sent: &[Cursor]) {
+        for cursor in sent {
+            self.last = self.last.max(Some(*cursor));
+            if self.kind == FeedKind::Rows && self.seen.insert(cursor.id) {
+                self.order.push_back(cursor.id);
+                if self.order.len() > SEEN_IDS {
+                    if let Some(old) = self.order.pop_front() {
+                        self.seen.remove(&old);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The events not delivered yet (each row once), in arrival order.
+    fn fresh(&self, events: Vec<Arc<LiveEvent>>) -> Vec<Arc<LiveEvent>> {
+        if self.kind != FeedKind::Rows {
+            return events;
+        }
+        let mut batch = HashSet::new();
+        events
+            .into_iter()
+            .filter(|e| !self.seen.contains(&e.id) && batch.insert(e.id))
+            .collect()
+    }
+
+    /// Reads what may have been missed: from a little before the last
+    /// delivered row (never before where the feed started), skipping the
+    /// rows already delivered.
+    fn catch_up(&self) -> LivePhase {
+        let slack = chrono::Duration::from_std(CATCH_UP_SLACK).unwrap_or_default();
+        let from = match self.last {
+            Some(last) => Cursor {
+                ts: last.ts - slack,
+                id: Uuid::nil(),
+            },
+            None => self.floor.unwrap_or(Cursor {
+                ts: chrono::Utc::now() - slack,
+                id: Uuid::nil(),
+            }),
+        };
+        let from = match self.floor {
+            Some(floor) if floor > from => floor,
+            _ => from,
+        };
+        LivePhase::CatchUp {
+            after: from,
+            skip: Arc::new(self.seen.clone()),
+        }
+    }
+}
+
+/// Decrements the connection's subscription count on drop.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Resolves at `at`, or never.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn api_error(err: ApiError) -> ServerError {
+    let gql = err.extend();
+    let mut error = ServerError::new(gql.message, None);
+    error.extensions = gql.extensions;
+    error
+}
+
+fn token_expired() -> Response {
+    Response::from_errors(vec![api_error(ApiError::Unauthenticated(
+        "token expired: reconnect with a fresh token (resume with `after`)".into(),
+    ))])
+}
+
+/// The subscriber fell more than its buffer behind and was dropped.
+fn lagged(last: Option<Cursor>) -> Response {
+    let mut error = ServerError::new(
+        "subscriber fell too far behind; resubscribe with `after` set to `extensions.cursor`",
+        None,
+    );
+    let ext = error.extensions.get_or_insert_with(Default::default);
+    ext.set("code", "SUBSCRIBER_LAGGED");
+    if let Some(cursor) = last {
+        ext.set("cursor", cursor.encode());
+    }
+    Response::from_errors(vec![error])
+}
