@@ -163,6 +163,9 @@ impl WsClient {
                 panic!("socket ended: {message:?}");
             };
             let msg: Value = serde_json::from_str(&text).unwrap();
+            if std::env::var("WS_TRACE").is_ok() {
+                eprintln!("<- {} {msg}", self.protocol);
+            }
             let id = msg["id"].as_str().unwrap_or_default().to_string();
             let delivery = match msg["type"].as_str().unwrap_or_default() {
                 "next" | "data" => Delivery::Next(msg["payload"].clone()),
@@ -206,23 +209,19 @@ impl WsClient {
             if got != id {
                 continue;
             }
-            let errors = match delivery {
+            let error = match delivery {
+                // Validation errors: `error` is terminal on its own.
+                Delivery::Error(errors) => return errors[0].clone(),
                 Delivery::Next(payload) if payload.get("errors").is_some() => {
-                    payload["errors"].clone()
+                    payload["errors"][0].clone()
                 }
-                Delivery::Error(errors) => errors,
                 other => panic!("expected an error for {id}, got {other:?}"),
             };
-            let error = errors[0].clone();
-            // The legacy protocol sends `error` without `complete`.
-            if self.protocol == "graphql-transport-ws" {
-                if let Some((_, delivery)) = self.next_within(Duration::from_secs(2)).await {
-                    assert!(
-                        matches!(delivery, Delivery::Complete),
-                        "then complete: {delivery:?}"
-                    );
-                }
-            }
+            let (then, delivery) = self.next_any().await;
+            assert!(
+                then == id && matches!(delivery, Delivery::Complete),
+                "then complete: {then} {delivery:?}"
+            );
             return error;
         }
     }

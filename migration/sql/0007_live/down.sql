@@ -1,3 +1,5 @@
+ALTER TABLE IF EXISTS chat.chat_messages ALTER COLUMN created_at SET DEFAULT now();
+
 -- Reverses 0007_live: the zz_live_notify triggers by name, then the `live`
 -- schema and its function (CASCADE would take the triggers along anyway).
 -- Safe when up.sql never ran and when the tables are gone already: DROP

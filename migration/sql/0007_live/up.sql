@@ -214,3 +214,10 @@ CREATE TRIGGER zz_live_notify AFTER INSERT OR UPDATE OR DELETE ON analytics.hour
 
 -- Trigger functions are never called directly (triggers do not check EXECUTE).
 REVOKE ALL ON FUNCTION live.notify() FROM PUBLIC;
+
+-- Feed order inside one transaction: a chat exchange stores the user's
+-- message and the assistant's answer in one transaction, and now() would give
+-- both the same created_at, leaving their order to their random ids. The
+-- statement clock keeps rows of one transaction in insertion order (the
+-- (created_at, id) cursor stays a total order).
+ALTER TABLE chat.chat_messages ALTER COLUMN created_at SET DEFAULT clock_timestamp();

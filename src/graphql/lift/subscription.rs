@@ -39,7 +39,10 @@ struct SessionFeed {
 impl StateFeed for SessionFeed {
     type Item = LiftSession;
 
-    async fn route(&self, tx: &DatabaseTransaction, _viewer: &Viewer) -> ApiResult<(Key, Filter)> {
+    async fn route(&self, tx: &DatabaseTransaction, viewer: &Viewer) -> ApiResult<(Key, Filter)> {
+        if viewer.user_id.is_none() && viewer.role != crate::auth::Role::ServiceRole {
+            return Err(ApiError::Unauthenticated("sign in first".into()));
+        }
         // RLS: another user's (or a missing) session is not found.
         get_session(tx, self.id)
             .await?

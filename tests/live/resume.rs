@@ -1,0 +1,39 @@
+//! Loss-free delivery across a dropped LISTEN connection.
+
+use crate::common::app::spawn_app;
+use crate::common::sqlx;
+use crate::common::ws::PROTOCOLS;
+use crate::{chat_message, chat_session, connect, cursor_now, follow_chat, next_message};
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_dropped_listen_connection_loses_and_duplicates_nothing() {
+    let app = spawn_app().await;
+    let alice = app.db.create_user("alice@example.com").await;
+    let session = chat_session(&app, alice, "c").await;
+    let mut client = connect(&app, PROTOCOLS[0], alice).await;
+    let after = cursor_now(&app).await;
+    let sub = follow_chat(&mut client, session, Some(&after)).await;
+    chat_message(&app, session, alice, "m1").await;
+    assert_eq!(next_message(&mut client, &sub).await.0, "m1");
+    // Kill the gateway's LISTEN connection and write while it is away.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = 'gateway-live' AND datname = current_database()",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(killed, [true]);
+    for text in ["m2", "m3", "m4"] {
+        chat_message(&app, session, alice, text).await;
+    }
+    for text in ["m2", "m3", "m4"] {
+        assert_eq!(next_message(&mut client, &sub).await.0, text);
+    }
+    // Live again once reconnected.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    chat_message(&app, session, alice, "m5").await;
+    assert_eq!(next_message(&mut client, &sub).await.0, "m5");
+    client.assert_silent(Duration::from_millis(500)).await;
+}
