@@ -28,6 +28,10 @@ pub struct LiveConfig {
     /// Events a subscriber may fall behind before it is told so and closed.
     #[arg(long, env = "LIVE_BUFFER", default_value_t = 256)]
     pub buffer: usize,
+    /// Milliseconds between the server's keep-alive pings on a websocket; a
+    /// peer silent for four intervals (not even a pong) is disconnected.
+    #[arg(long, env = "WS_KEEPALIVE_MS", default_value_t = 15_000)]
+    pub keepalive_ms: u64,
 }
 
 impl Default for LiveConfig {
@@ -36,6 +40,7 @@ impl Default for LiveConfig {
             max_subscriptions_per_connection: 100,
             max_connections_per_user: 20,
             buffer: 256,
+            keepalive_ms: 15_000,
         }
     }
 }

@@ -202,6 +202,38 @@ impl Metrics {
     }
 }
 
+/// The live-subscription part of the exposition:
+/// `gateway_live_subscriptions_active`, `gateway_live_events_total` (change
+/// notifications received) and `gateway_live_listener_connects_total`
+/// (LISTEN connections made; more than one means reconnects).
+pub fn render_live(subscriptions: usize, events: u64, listener_connects: u64) -> String {
+    let mut out = String::with_capacity(512);
+    for (name, help, kind, value) in [
+        (
+            "gateway_live_subscriptions_active",
+            "Live subscriptions registered in this process.",
+            "gauge",
+            subscriptions as u64,
+        ),
+        (
+            "gateway_live_events_total",
+            "Change notifications received from the database.",
+            "counter",
+            events,
+        ),
+        (
+            "gateway_live_listener_connects_total",
+            "LISTEN connections made (the first one, then reconnects).",
+            "counter",
+            listener_connects,
+        ),
+    ] {
+        header(&mut out, name, help, kind);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
+}
+
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");

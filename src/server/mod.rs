@@ -210,7 +210,13 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     let pool = state.db.get_postgres_connection_pool();
     let size = pool.size();
     let idle = pool.num_idle() as u32;
-    let body = state.metrics.render(size.saturating_sub(idle), idle);
+    let mut body = state.metrics.render(size.saturating_sub(idle), idle);
+    let live = &state.live;
+    body.push_str(&metrics::render_live(
+        live.hub.subscribers(),
+        live.hub.published(),
+        live.stats.connects(),
+    ));
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 

@@ -116,7 +116,8 @@ async fn serve_ws(app: AppState, protocol: GraphQLProtocol, legacy: bool, socket
     let executor = WsExecutor::new(app.clone(), viewer);
     let alive = Liveness::default();
     let seen = alive.clone();
-    let pinger = tokio::spawn(keepalive(sink.clone(), legacy, alive.clone()));
+    let interval = Duration::from_millis(app.live.config.keepalive_ms.max(10));
+    let pinger = tokio::spawn(keepalive(sink.clone(), legacy, interval, alive.clone()));
     let shutdown = app.shutdown.clone();
     let ended = async move {
         tokio::select! {
@@ -142,10 +143,8 @@ async fn serve_ws(app: AppState, protocol: GraphQLProtocol, legacy: bool, socket
     app.metrics.ws_closed();
 }
 
-/// How often the server pings an open connection.
-const KEEPALIVE: Duration = Duration::from_secs(15);
-/// A peer silent (not even a pong) for this long is gone.
-const DEAD_AFTER: Duration = Duration::from_secs(60);
+/// A peer silent (not even a pong) for this many keep-alive intervals is gone.
+const DEAD_AFTER_INTERVALS: u32 = 4;
 
 /// When the peer last sent anything, and the signal that it is gone.
 #[derive(Clone)]
@@ -176,26 +175,25 @@ impl Liveness {
     }
 }
 
-/// Keep-alive: a websocket ping every [`KEEPALIVE`] (browsers and clients
+/// Keep-alive: a websocket ping every `interval` (browsers and clients
 /// answer with a pong), plus the legacy protocol's `ka` message; ends the
-/// connection when the peer stays silent for [`DEAD_AFTER`]. async-graphql's
+/// connection when the peer stays silent for [`DEAD_AFTER_INTERVALS`]. async-graphql's
 /// own `keepalive_timeout` only measures client messages, which would close
 /// idle subscriptions whose clients never ping.
-async fn keepalive(sink: Sink, legacy: bool, alive: Liveness) {
-    let mut tick = tokio::time::interval(KEEPALIVE);
+async fn keepalive(sink: Sink, legacy: bool, interval: Duration, alive: Liveness) {
+    let mut tick = tokio::time::interval(interval);
     tick.tick().await;
     loop {
         tick.tick().await;
-        if alive.silent_for() >= DEAD_AFTER {
+        if alive.silent_for() >= interval * DEAD_AFTER_INTERVALS {
             alive.dead.notify_one();
             return;
         }
         let mut sink = sink.lock().await;
-        let sent = if legacy {
-            sink.send(WsMessage::Text(r#"{"type":"ka"}"#.into())).await
-        } else {
-            sink.send(WsMessage::Ping(Default::default())).await
-        };
+        let mut sent = sink.send(WsMessage::Ping(Default::default())).await;
+        if legacy && sent.is_ok() {
+            sent = sink.send(WsMessage::Text(r#"{"type":"ka"}"#.into())).await;
+        }
         if sent.is_err() {
             alive.dead.notify_one();
             return;

@@ -124,6 +124,16 @@ impl WsClient {
         }
     }
 
+    /// The next raw frame within `wait` (keep-alives included); `None` when
+    /// nothing came, `Some(None)` when the socket ended.
+    pub async fn next_frame(&mut self, wait: Duration) -> Option<Option<Message>> {
+        match tokio::time::timeout(wait, self.socket.next()).await {
+            Err(_) => None,
+            Ok(Some(Ok(message))) => Some(Some(message)),
+            Ok(_) => Some(None),
+        }
+    }
+
     /// Starts an operation; returns its id.
     pub async fn start(&mut self, query: &str, variables: Value) -> String {
         self.next_id += 1;

@@ -11,6 +11,7 @@ use gateway::live::LiveConfig;
 use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn queries_and_mutations_run_over_the_socket_as_the_viewer() {
@@ -191,4 +192,53 @@ async fn a_change_through_one_replica_reaches_a_subscriber_on_another() {
     .unwrap();
     assert_eq!(count, 2, "one LISTEN connection per process");
     replica.shutdown.trigger();
+}
+
+#[tokio::test]
+async fn the_server_pings_idle_connections_and_drops_silent_peers() {
+    let live = LiveConfig {
+        keepalive_ms: 200,
+        ..LiveConfig::default()
+    };
+    let app = spawn_app_live(Limits::default(), live).await;
+    let alice = app.db.create_user("alice@example.com").await;
+    for protocol in PROTOCOLS {
+        let mut client = connect(&app, protocol, alice).await;
+        let mut pings = 0;
+        let mut kas = 0;
+        // Reading answers the pings (tungstenite replies with pongs), so
+        // this peer stays connected well past four intervals.
+        let until = tokio::time::Instant::now() + Duration::from_millis(1500);
+        while tokio::time::Instant::now() < until {
+            match client.next_frame(Duration::from_millis(300)).await {
+                Some(Some(Message::Ping(_))) => pings += 1,
+                Some(Some(Message::Text(t))) if t.contains("\"ka\"") => kas += 1,
+                Some(None) => panic!("{protocol}: dropped while answering pings"),
+                _ => {}
+            }
+        }
+        assert!(pings >= 3, "{protocol}: {pings} pings");
+        if protocol == "graphql-ws" {
+            assert!(kas >= 3, "legacy keep-alive messages: {kas}");
+        }
+        let q = client.start("{ viewer { id } }", json!({})).await;
+        assert_eq!(
+            client.next_data(&q, "viewer").await["id"],
+            alice.to_string()
+        );
+        client.close().await;
+    }
+    // A peer that never answers is disconnected after four intervals.
+    let mut silent = connect(&app, PROTOCOLS[0], alice).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ended = async {
+        loop {
+            match silent.next_frame(Duration::from_secs(3)).await {
+                Some(Some(Message::Close(_))) | Some(None) => return true,
+                Some(Some(_)) => continue,
+                None => return false,
+            }
+        }
+    };
+    assert!(ended.await, "the silent peer was disconnected");
 }
