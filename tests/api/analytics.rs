@@ -836,14 +836,15 @@ async fn alerts_are_evaluated_by_the_service_and_acknowledged_by_members() {
 async fn materialized_views_reach_members_through_the_member_views() {
     let app = spawn_app().await;
     let w = world(&app).await;
-    // Recent activity so the 30/90-day windows see it.
+    // Recent activity so the 30/90-day windows see it, on the same UTC day
+    // as the activity event below (an hour ago is yesterday before 01:00).
     run(
         &app,
         w.agent1,
         w.w1,
         w.a,
         "completed",
-        "now() - interval '1 hour'",
+        "greatest(now() - interval '1 hour', date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')",
     )
     .await;
     ok(
