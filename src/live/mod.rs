@@ -23,14 +23,22 @@ pub struct LiveConfig {
     #[arg(long, env = "MAX_SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 100)]
     pub max_subscriptions_per_connection: usize,
     /// Most websocket connections one user may hold at once (per process).
-    #[arg(long, env = "MAX_WS_CONNECTIONS_PER_USER", default_value_t = 20)]
+    #[arg(
+        long = "max-ws-connections-per-user",
+        env = "MAX_WS_CONNECTIONS_PER_USER",
+        default_value_t = 20
+    )]
     pub max_connections_per_user: usize,
     /// Events a subscriber may fall behind before it is told so and closed.
-    #[arg(long, env = "LIVE_BUFFER", default_value_t = 256)]
+    #[arg(long = "live-buffer", env = "LIVE_BUFFER", default_value_t = 256)]
     pub buffer: usize,
     /// Milliseconds between the server's keep-alive pings on a websocket; a
     /// peer silent for four intervals (not even a pong) is disconnected.
-    #[arg(long, env = "WS_KEEPALIVE_MS", default_value_t = 15_000)]
+    #[arg(
+        long = "ws-keepalive-ms",
+        env = "WS_KEEPALIVE_MS",
+        default_value_t = 15_000
+    )]
     pub keepalive_ms: u64,
 }
 
