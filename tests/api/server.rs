@@ -2,10 +2,8 @@
 //! websocket endpoint's handshake and `connection_init` authentication.
 
 use crate::common::app::spawn_app;
-use futures_util::{SinkExt, StreamExt};
+use crate::common::ws::{WsClient, PROTOCOLS};
 use serde_json::json;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn health_and_readiness() {
@@ -88,100 +86,44 @@ async fn metrics_count_requests_by_type_and_outcome() {
     assert!(text.contains("gateway_ws_connections_active"));
 }
 
-async fn ws_connect(
-    app: &crate::common::app::TestApp,
-    protocol: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut request = format!("ws://{}/graphql/ws", app.addr)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
-    let (socket, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect");
-    assert_eq!(
-        response.headers().get("sec-websocket-protocol").unwrap(),
-        protocol,
-        "the server speaks {protocol}"
-    );
-    socket
-}
-
-async fn next_json(
-    socket: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Message {
-    loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("the stream is open")
-            .expect("no protocol error");
-        if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
-            return message;
-        }
-    }
-}
-
 #[tokio::test]
 async fn websocket_init_with_a_token_acks_and_runs_queries_as_the_viewer() {
     let app = spawn_app().await;
     let alice = app.db.create_user("alice@example.com").await;
-    for protocol in ["graphql-transport-ws", "graphql-ws"] {
-        let mut socket = ws_connect(&app, protocol).await;
-        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", app.token(alice)) } });
-        socket.send(Message::text(init.to_string())).await.unwrap();
-        let ack = next_json(&mut socket).await;
-        let ack: serde_json::Value = serde_json::from_str(ack.to_text().unwrap()).unwrap();
-        assert_eq!(ack["type"], "connection_ack", "{protocol}");
+    for protocol in PROTOCOLS {
+        let mut client = WsClient::connect(app.addr, protocol, Some(&app.token(alice)))
+            .await
+            .expect("connection_ack");
         // Queries run over the socket too, in their own transaction as the
         // connection's viewer.
-        let start = if protocol == "graphql-ws" {
-            "start"
-        } else {
-            "subscribe"
-        };
-        let op = json!({ "id": "1", "type": start, "payload": { "query": "{ viewer { user { email } } }" } });
-        socket.send(Message::text(op.to_string())).await.unwrap();
-        let reply: serde_json::Value =
-            serde_json::from_str(next_json(&mut socket).await.to_text().unwrap()).unwrap();
-        assert_eq!(
-            reply["payload"]["data"]["viewer"]["user"]["email"], "alice@example.com",
-            "{protocol}: {reply}"
-        );
-        socket.close(None).await.ok();
+        let q = client
+            .start("{ viewer { user { email } } }", json!({}))
+            .await;
+        let viewer = client.next_data(&q, "viewer").await;
+        assert_eq!(viewer["user"]["email"], "alice@example.com", "{protocol}");
+        client.close().await;
     }
 }
 
 #[tokio::test]
 async fn websocket_init_with_a_bad_token_is_closed_4403() {
     let app = spawn_app().await;
-    let mut socket = ws_connect(&app, "graphql-transport-ws").await;
-    let init =
-        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer not-a-token" } });
-    socket.send(Message::text(init.to_string())).await.unwrap();
-    match next_json(&mut socket).await {
-        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 4403),
-        other => panic!("expected a 4403 close, got {other:?}"),
+    for protocol in PROTOCOLS {
+        let refused = WsClient::connect(app.addr, protocol, Some("not-a-token")).await;
+        let frame = refused.err().flatten().expect("a close frame");
+        assert_eq!(u16::from(frame.code), 4403, "{protocol}");
     }
 }
 
 #[tokio::test]
 async fn shutdown_closes_websockets_with_going_away() {
     let app = spawn_app().await;
-    let mut socket = ws_connect(&app, "graphql-transport-ws").await;
-    let init = json!({ "type": "connection_init", "payload": {} });
-    socket.send(Message::text(init.to_string())).await.unwrap();
-    let ack = next_json(&mut socket).await;
-    assert!(ack.to_text().unwrap().contains("connection_ack"));
+    let mut client = WsClient::connect(app.addr, PROTOCOLS[0], None)
+        .await
+        .expect("connection_ack");
     app.shutdown.trigger();
-    match next_json(&mut socket).await {
-        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
-        other => panic!("expected a 1001 close, got {other:?}"),
-    }
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1001);
     assert!(
         app.shutdown
             .drained(std::time::Duration::from_secs(5))
