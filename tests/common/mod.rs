@@ -32,13 +32,25 @@ struct Server {
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
+/// Set by binaries that need a cluster they may restart, whatever
+/// `TEST_DATABASE_URL` says.
+static OWN_CLUSTER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes this binary use its own throwaway cluster even when
+/// `TEST_DATABASE_URL` is set (call before the first `TestDb::new`).
+pub fn use_own_cluster() {
+    OWN_CLUSTER.store(true, Ordering::SeqCst);
+}
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 fn server() -> &'static Server {
     SERVER.get_or_init(|| {
-        let (cluster, base_url) = match std::env::var("TEST_DATABASE_URL") {
-            Ok(url) => (None, strip_database(&url)),
-            Err(_) => {
+        let external = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|_| !OWN_CLUSTER.load(Ordering::SeqCst));
+        let (cluster, base_url) = match external {
+            Some(url) => (None, strip_database(&url)),
+            None => {
                 let cluster = Cluster::start(ClusterOptions::ephemeral().expect("temp dir"))
                     .expect("start the throwaway PostgreSQL cluster");
                 let base = format!("postgres://postgres@127.0.0.1:{}", cluster.port());

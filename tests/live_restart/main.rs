@@ -45,6 +45,7 @@ async fn insert(pool: &sqlx::PgPool, session: Uuid, user: Uuid, content: &str) {
 
 #[tokio::test]
 async fn subscribers_lose_and_duplicate_nothing_across_a_database_restart() {
+    common::use_own_cluster();
     let app = spawn_app().await;
     let alice = app.db.create_user("alice@example.com").await;
     let session: Uuid = sqlx::query_scalar(
@@ -88,7 +89,7 @@ async fn subscribers_lose_and_duplicate_nothing_across_a_database_restart() {
     let (_, last_cursor) = next_message(&mut leaves, &leaves_sub).await;
     leaves.close().await;
 
-    assert!(common::restart_server(), "needs the throwaway cluster");
+    assert!(common::restart_server(), "runs on its own throwaway cluster");
     for text in ["m3", "m4", "m5"] {
         insert(&app.db.pool, session, alice, text).await;
     }
