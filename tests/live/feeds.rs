@@ -101,12 +101,18 @@ async fn nobody_else_may_follow_a_lift_session_or_see_its_changes() {
     let mut anon = WsClient::connect(app.addr, PROTOCOLS[0], None)
         .await
         .expect("ack");
+    let chat = chat_session(&app, alice, "c").await;
+    let ws = workspace_with(&app, alice, &[]).await;
     for query in [
         LIFT_SESSION,
         "subscription { dashboard { id } }",
         "subscription { activity { id } }",
+        "subscription { chatSessions { op } }",
+        "subscription($s: UUID!) { chatMessages(sessionId: $s) { cursor } }",
+        "subscription($w: UUID!) { alerts(workspaceId: $w) { cursor } }",
     ] {
-        let sub = anon.start(query, json!({ "id": session })).await;
+        let vars = json!({ "id": session, "s": chat, "w": ws });
+        let sub = anon.start(query, vars).await;
         let error = anon.ends_with_error(&sub).await;
         let code = error["extensions"]["code"].as_str().unwrap().to_string();
         assert_eq!(code, "UNAUTHENTICATED", "{query}: {error}");

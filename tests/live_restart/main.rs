@@ -89,7 +89,10 @@ async fn subscribers_lose_and_duplicate_nothing_across_a_database_restart() {
     let (_, last_cursor) = next_message(&mut leaves, &leaves_sub).await;
     leaves.close().await;
 
-    assert!(common::restart_server(), "runs on its own throwaway cluster");
+    assert!(
+        common::restart_server(),
+        "runs on its own throwaway cluster"
+    );
     for text in ["m3", "m4", "m5"] {
         insert(&app.db.pool, session, alice, text).await;
     }
