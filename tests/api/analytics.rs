@@ -346,6 +346,138 @@ async fn create_workspace_and_add_members() {
     assert_eq!(data["workspace"]["members"]["totalCount"], 2);
 }
 
+const REMOVE: &str = "mutation($input: RemoveWorkspaceMemberInput!) { removeWorkspaceMember(input: $input) { removedMember { workspaceId userId role } } }";
+const ROLE: &str = "mutation($input: UpdateWorkspaceMemberRoleInput!) { updateWorkspaceMemberRole(input: $input) { member { workspaceId userId role } } }";
+
+/// `userId: role` of every member of `ws`, as the database has them.
+async fn roles(app: &TestApp, ws: Uuid) -> Vec<(Uuid, String)> {
+    sqlx::query_as(
+        "SELECT user_id, role FROM public.workspace_members WHERE workspace_id = $1 ORDER BY role, user_id",
+    )
+    .bind(ws)
+    .fetch_all(&app.db.pool)
+    .await
+    .expect("members")
+}
+
+/// Role changes and removals follow `workspace_members`' policies: owners
+/// and admins manage members, everyone may leave, the others get
+/// FORBIDDEN, non-members NOT_FOUND; nothing of a refused write stays.
+#[tokio::test]
+async fn member_roles_change_and_members_leave_or_are_removed() {
+    let app = spawn_app().await;
+    let owner = app.db.create_user("ada@example.com").await;
+    let admin = app.db.create_user("bob@example.com").await;
+    let plain = app.db.create_user("cy@example.com").await;
+    let reader = app.db.create_user("di@example.com").await;
+    let outsider = app.db.create_user("eve@example.com").await;
+    let w = workspace(&app, owner, "team").await;
+    let other = workspace(&app, outsider, "elsewhere").await;
+    member(&app, w, admin, "admin").await;
+    member(&app, w, plain, "member").await;
+    member(&app, w, reader, "viewer").await;
+    let before = roles(&app, w).await;
+    let input = |user: Uuid, role: &str| json!({ "input": { "workspaceId": w, "userId": user, "role": role } });
+    let who = |user: Uuid| json!({ "input": { "workspaceId": w, "userId": user } });
+
+    // Members and viewers may not change roles or remove others: FORBIDDEN.
+    for (actor, target, role) in [
+        (plain, reader, "ADMIN"),
+        (reader, plain, "VIEWER"),
+        (reader, reader, "ADMIN"),
+        (reader, reader, "VIEWER"),
+    ] {
+        let resp = app.as_user(actor, ROLE, input(target, role)).await;
+        assert_error(&resp, "FORBIDDEN", None);
+        assert!(resp.body["data"].is_null(), "{}", resp.body);
+    }
+    for (actor, target) in [(plain, reader), (reader, admin), (plain, owner)] {
+        let resp = app.as_user(actor, REMOVE, who(target)).await;
+        assert_error(&resp, "FORBIDDEN", None);
+    }
+    // A non-member, a workspace the viewer is not in, a user who is not a
+    // member: NOT_FOUND, the same answer whether the membership exists.
+    for vars in [input(plain, "ADMIN"), input(Uuid::new_v4(), "ADMIN")] {
+        let resp = app.as_user(outsider, ROLE, vars).await;
+        assert_error(&resp, "NOT_FOUND", None);
+    }
+    let resp = app.as_user(outsider, REMOVE, who(plain)).await;
+    assert_error(&resp, "NOT_FOUND", None);
+    assert!(resp.body["data"].is_null(), "{}", resp.body);
+    let resp = app.as_user(owner, REMOVE, who(outsider)).await;
+    assert_error(&resp, "NOT_FOUND", None);
+    let resp = app
+        .as_user(
+            owner,
+            ROLE,
+            json!({ "input": { "workspaceId": other, "userId": outsider, "role": "VIEWER" } }),
+        )
+        .await;
+    assert_error(&resp, "NOT_FOUND", None);
+    // Anon: UNAUTHENTICATED; an unknown role: BAD_USER_INPUT on the field.
+    let resp = app.as_anon(REMOVE, who(plain)).await;
+    assert_error(&resp, "UNAUTHENTICATED", None);
+    let resp = app.as_anon(ROLE, input(plain, "ADMIN")).await;
+    assert_error(&resp, "UNAUTHENTICATED", None);
+    let resp = app.as_user(owner, ROLE, input(plain, "BOSS")).await;
+    assert_error(&resp, "BAD_USER_INPUT", Some("input.role"));
+    assert_eq!(roles(&app, w).await, before);
+
+    // An admin promotes; the payload is the changed membership.
+    let data = ok(&app, admin, ROLE, input(plain, "ADMIN")).await;
+    assert_eq!(
+        data["updateWorkspaceMemberRole"]["member"],
+        json!({ "workspaceId": w, "userId": plain, "role": "ADMIN" })
+    );
+    // The same role again is accepted from an admin (a viewer got
+    // FORBIDDEN above).
+    let data = ok(&app, plain, ROLE, input(reader, "VIEWER")).await;
+    assert_eq!(
+        data["updateWorkspaceMemberRole"]["member"]["role"],
+        "VIEWER"
+    );
+
+    // Anyone may leave: the viewer removes themselves and sees nothing after.
+    let data = ok(&app, reader, REMOVE, who(reader)).await;
+    assert_eq!(
+        data["removeWorkspaceMember"]["removedMember"],
+        json!({ "workspaceId": w, "userId": reader, "role": "VIEWER" })
+    );
+    let data = ok(&app, reader, "{ workspaces { totalCount } }", json!({})).await;
+    assert_eq!(data["workspaces"]["totalCount"], 0);
+    // The owner removes an admin.
+    let data = ok(&app, owner, REMOVE, who(plain)).await;
+    assert_eq!(
+        data["removeWorkspaceMember"]["removedMember"]["role"],
+        "ADMIN"
+    );
+
+    // Atomic per request: a later failure rolls back an earlier removal.
+    let both = "mutation($a: RemoveWorkspaceMemberInput!, $b: UpdateWorkspaceMemberRoleInput!) {
+        removeWorkspaceMember(input: $a) { removedMember { userId } }
+        updateWorkspaceMemberRole(input: $b) { member { userId } } }";
+    let resp = app
+        .as_user(
+            owner,
+            both,
+            json!({ "a": { "workspaceId": w, "userId": admin },
+                    "b": { "workspaceId": w, "userId": outsider, "role": "ADMIN" } }),
+        )
+        .await;
+    assert_error(&resp, "NOT_FOUND", None);
+    let mut left = vec![(owner, "owner".to_string()), (admin, "admin".to_string())];
+    left.sort_by(|x, y| (&x.1, x.0).cmp(&(&y.1, y.0)));
+    assert_eq!(roles(&app, w).await, left);
+
+    // The schema does not protect the owner's membership: an admin may
+    // demote it (the database decides, the gateway adds no rule).
+    let data = ok(&app, admin, ROLE, input(owner, "MEMBER")).await;
+    assert_eq!(
+        data["updateWorkspaceMemberRole"]["member"]["role"],
+        "MEMBER"
+    );
+}
+
 const RECORD: &str = "mutation($input: RecordActivityEventInput!) { recordActivityEvent(input: $input) { event { id userId workspaceId eventType eventName metadata createdAt } } }";
 
 #[tokio::test]
@@ -950,6 +1082,222 @@ async fn hourly_metrics_performance_and_cohorts_are_member_only() {
     assert_eq!(ws["all"]["totalCount"], 1);
     assert_eq!(ws["agentPerformance"]["totalCount"], 0);
     assert_eq!(ws["allCohorts"]["totalCount"], 0);
+}
+
+/// Runs `sql` (binding `ws`, then `agent` when it has `$2`) as the superuser.
+async fn exec(app: &TestApp, sql: &'static str, ws: Uuid, agent: Option<Uuid>) {
+    let mut q = sqlx::query(sql).bind(ws);
+    if let Some(agent) = agent {
+        q = q.bind(agent);
+    }
+    q.execute(&app.db.pool).await.expect(sql);
+}
+
+/// Values of `field` in the nodes of `connection`.
+fn column(connection: &Value, field: &str) -> Vec<Value> {
+    connection["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n[field].clone())
+        .collect()
+}
+
+/// Every nested list of a workspace takes `orderBy` on its indexed
+/// ordering, both directions, with the documented defaults; each distinct
+/// ordering is one statement for all workspaces of the response.
+#[tokio::test]
+async fn nested_workspace_lists_take_order_by() {
+    let app = spawn_app().await;
+    let w = world(&app).await;
+    let later: Uuid = sqlx::query_scalar(
+        "INSERT INTO public.agents (workspace_id, name, created_at)
+         VALUES ($1, 'later', '2024-02-01T00:00:00Z') RETURNING id",
+    )
+    .bind(w.w1)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    exec(
+        &app,
+        "INSERT INTO analytics.daily_metrics (workspace_id, metric_date, total_runs)
+        VALUES ($1, '2024-06-01', 1), ($1, '2024-06-02', 2)",
+        w.w1,
+        None,
+    )
+    .await;
+    exec(
+        &app,
+        "INSERT INTO analytics.hourly_metrics (workspace_id, metric_hour, total_runs)
+        VALUES ($1, '2024-06-01T10:00:00Z', 1), ($1, '2024-06-01T11:00:00Z', 2)",
+        w.w1,
+        None,
+    )
+    .await;
+    exec(
+        &app,
+        "INSERT INTO analytics.agent_performance (workspace_id, agent_id, metric_date, total_runs)
+        VALUES ($1, $2, '2024-06-01', 2), ($1, $2, '2024-06-02', 0)",
+        w.w1,
+        Some(w.agent1),
+    )
+    .await;
+    exec(
+        &app,
+        "INSERT INTO analytics.agent_performance (workspace_id, agent_id, metric_date, total_runs)
+        VALUES ($1, $2, '2024-06-01', 5)",
+        w.w1,
+        Some(later),
+    )
+    .await;
+    exec(&app, "INSERT INTO analytics.user_cohorts (workspace_id, cohort_period, cohort_date, initial_users, retention_data)
+        VALUES ($1, 'weekly', '2024-06-03', 1, '{}'), ($1, 'weekly', '2024-06-10', 2, '{}')", w.w1, None).await;
+    exec(&app, "WITH r AS (INSERT INTO analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value)
+          VALUES ($1, 'r', 'total_runs', 'greater_than', 1) RETURNING id)
+        INSERT INTO analytics.alert_history (alert_rule_id, workspace_id, triggered_at, metric_value)
+        SELECT id, $1, t, v FROM r, (VALUES ('2024-06-01T10:00:00Z'::timestamptz, 1), ('2024-06-02T10:00:00Z', 2)) AS x(t, v)",
+        w.w1, None).await;
+    // Recent runs (two of `later`, one of agent1) and activity on two days
+    // for the materialized views.
+    for agent in [later, later, w.agent1] {
+        run(
+            &app,
+            agent,
+            w.w1,
+            w.a,
+            "completed",
+            "now() - interval '1 hour'",
+        )
+        .await;
+    }
+    exec(&app, "INSERT INTO analytics.user_activity (user_id, workspace_id, event_type, created_at)
+        SELECT owner_id, id, 'page_view', now() - interval '3 days' FROM public.workspaces WHERE id = $1",
+        w.w1, None).await;
+    service(
+        &app,
+        "mutation { refreshAnalyticsViews { refreshed } }",
+        json!({}),
+    )
+    .await;
+
+    let q = "query($id: UUID!, $d: SortDirection!) { workspace(id: $id) {
+        agents(orderBy: [{ field: CREATED_AT, direction: $d }]) { nodes { name } }
+        defaultAgents: agents { nodes { name } }
+        dailyMetrics(orderBy: [{ field: METRIC_DATE, direction: $d }]) { nodes { totalRuns } }
+        hourlyMetrics(orderBy: [{ field: METRIC_HOUR, direction: $d }]) { nodes { totalRuns } }
+        agentPerformance(orderBy: [{ field: METRIC_DATE, direction: $d }, { field: TOTAL_RUNS, direction: $d }]) { nodes { totalRuns } }
+        cohorts(orderBy: [{ field: COHORT_DATE, direction: $d }]) { nodes { initialUsers } }
+        alertHistory(orderBy: [{ field: TRIGGERED_AT, direction: $d }]) { nodes { metricValue } }
+        activeUsers(orderBy: [{ field: ACTIVITY_DATE, direction: $d }]) { nodes { activityDate } }
+        topAgents(orderBy: [{ field: TOTAL_RUNS_30D, direction: $d }]) { nodes { totalRuns30d } } } }";
+    let asc = ok(&app, w.a, q, json!({ "id": w.w1, "d": "ASC" })).await;
+    let desc = ok(&app, w.a, q, json!({ "id": w.w1, "d": "DESC" })).await;
+    let (asc, desc) = (&asc["workspace"], &desc["workspace"]);
+    assert_eq!(
+        column(&asc["agents"], "name"),
+        [json!("summarizer"), json!("later")]
+    );
+    assert_eq!(
+        column(&desc["agents"], "name"),
+        [json!("later"), json!("summarizer")]
+    );
+    assert_eq!(
+        column(&asc["defaultAgents"], "name"),
+        column(&asc["agents"], "name")
+    );
+    assert_eq!(
+        column(&asc["dailyMetrics"], "totalRuns"),
+        [json!(1), json!(2)]
+    );
+    assert_eq!(
+        column(&desc["dailyMetrics"], "totalRuns"),
+        [json!(2), json!(1)]
+    );
+    assert_eq!(
+        column(&asc["hourlyMetrics"], "totalRuns"),
+        [json!(1), json!(2)]
+    );
+    assert_eq!(
+        column(&desc["hourlyMetrics"], "totalRuns"),
+        [json!(2), json!(1)]
+    );
+    assert_eq!(
+        column(&asc["agentPerformance"], "totalRuns"),
+        [json!(2), json!(5), json!(0)]
+    );
+    assert_eq!(
+        column(&desc["agentPerformance"], "totalRuns"),
+        [json!(0), json!(5), json!(2)]
+    );
+    assert_eq!(
+        column(&asc["cohorts"], "initialUsers"),
+        [json!(1), json!(2)]
+    );
+    assert_eq!(
+        column(&desc["cohorts"], "initialUsers"),
+        [json!(2), json!(1)]
+    );
+    assert_eq!(
+        column(&asc["alertHistory"], "metricValue"),
+        [json!("1.00"), json!("2.00")]
+    );
+    assert_eq!(
+        column(&desc["alertHistory"], "metricValue"),
+        [json!("2.00"), json!("1.00")]
+    );
+    let days = column(&asc["activeUsers"], "activityDate");
+    assert_eq!(days.len(), 2, "{asc}");
+    assert!(days[0].as_str() < days[1].as_str());
+    let mut reversed = column(&desc["activeUsers"], "activityDate");
+    reversed.reverse();
+    assert_eq!(days, reversed);
+    assert_eq!(
+        column(&asc["topAgents"], "totalRuns30d"),
+        [json!(1), json!(2)]
+    );
+    assert_eq!(
+        column(&desc["topAgents"], "totalRuns30d"),
+        [json!(2), json!(1)]
+    );
+
+    // The defaults are unchanged: newest (most runs) first.
+    let q = "query($id: UUID!) { workspace(id: $id) { dailyMetrics { nodes { totalRuns } }
+        topAgents { nodes { totalRuns30d } } } }";
+    let data = ok(&app, w.a, q, json!({ "id": w.w1 })).await;
+    assert_eq!(
+        column(&data["workspace"]["dailyMetrics"], "totalRuns"),
+        [json!(2), json!(1)]
+    );
+    assert_eq!(
+        column(&data["workspace"]["topAgents"], "totalRuns30d"),
+        [json!(2), json!(1)]
+    );
+
+    // An unknown field is BAD_USER_INPUT; other users see nothing.
+    let resp = app
+        .as_user(
+            w.a,
+            "query($id: UUID!) { workspace(id: $id) { agents(orderBy: [{ field: NAME }]) { nodes { id } } } }",
+            json!({ "id": w.w1 }),
+        )
+        .await;
+    assert_error(&resp, "BAD_USER_INPUT", Some("orderBy.0.field"));
+    for user in [w.b, w.c] {
+        let q = "query($id: UUID!) { workspace(id: $id) { agents(orderBy: [{ field: CREATED_AT }]) { nodes { id } } } }";
+        let data = ok(&app, user, q, json!({ "id": w.w1 })).await;
+        assert!(data["workspace"].is_null());
+    }
+
+    // Two orderings of one list over every workspace: one statement each.
+    let q = "{ workspaces { nodes { id
+        up: dailyMetrics(orderBy: [{ field: METRIC_DATE, direction: ASC }]) { nodes { id } }
+        down: dailyMetrics(orderBy: [{ field: METRIC_DATE, direction: DESC }]) { nodes { id } } } } }";
+    member(&app, w.w2, w.a, "viewer").await;
+    app.reset_statements();
+    let data = ok(&app, w.a, q, json!({})).await;
+    assert_eq!(data["workspaces"]["nodes"].as_array().unwrap().len(), 2);
+    let statements = app.statements();
+    assert_eq!(statements.len(), 3, "{statements:#?}");
 }
 
 /// workspaces -> agents -> runs costs one statement per level, whatever the

@@ -1227,6 +1227,87 @@ async fn nested_sessions_messages_query_costs_constant_statements() {
     assert_eq!(many.len(), 2, "{many:#?}");
 }
 
+/// sessions -> messages -> each message's session -> that session's
+/// messages: one statement per level whatever the page sizes and the number
+/// of sessions; the back-reference is the viewer's own session only.
+#[tokio::test]
+async fn three_level_chat_query_costs_one_statement_per_level() {
+    let app = spawn_app().await;
+    let user = app.db.create_user("ada@example.com").await;
+    let other = app.db.create_user("bob@example.com").await;
+    let query = "query($s: Int, $m: Int) { chatSessions(first: $s) { nodes { id
+        messages(first: $m) { nodes { id sessionId
+            session { id title messages(first: 2) { totalCount nodes { id } } } } } } } }";
+    let run = |sessions: i32, messages: i32| {
+        let app = &app;
+        async move {
+            app.reset_statements();
+            let data = ok(app, user, query, json!({ "s": sessions, "m": messages })).await;
+            (data, app.statements())
+        }
+    };
+
+    sync(&app, user, conversations(2, 3, "a")).await.data();
+    sync(&app, other, conversations(2, 3, "b")).await.data();
+    let (data, few) = run(1, 1).await;
+    assert_eq!(data["chatSessions"]["nodes"].as_array().unwrap().len(), 1);
+
+    sync(&app, user, conversations(8, 5, "c")).await.data();
+    let (data, many) = run(10, 10).await;
+    let sessions = data["chatSessions"]["nodes"].as_array().unwrap();
+    assert_eq!(sessions.len(), 10);
+    let mut messages = 0;
+    for session in sessions {
+        for message in session["messages"]["nodes"].as_array().unwrap() {
+            messages += 1;
+            // The back-reference is the parent session, with its own page.
+            assert_eq!(message["session"]["id"], session["id"]);
+            assert_eq!(message["sessionId"], session["id"]);
+            let nested = &message["session"]["messages"];
+            assert_eq!(nested["nodes"].as_array().unwrap().len(), 2);
+            assert_eq!(
+                nested["totalCount"],
+                session["messages"]["nodes"].as_array().unwrap().len()
+            );
+        }
+    }
+    assert_eq!(messages, 2 * 3 + 8 * 5);
+    // sessions, their messages, the messages' sessions, those sessions'
+    // messages: four statements for 1 message or 46.
+    assert_eq!(few.len(), 4, "{few:#?}");
+    assert_eq!(many.len(), 4, "{many:#?}");
+
+    // The root message list with the back-reference: two statements; Bob
+    // reaches none of Ada's sessions through it, anon nothing at all.
+    app.reset_statements();
+    let data = ok(
+        &app,
+        other,
+        "{ chatMessages(first: 100) { nodes { sessionId session { id title } } } }",
+        json!({}),
+    )
+    .await;
+    let nodes = data["chatMessages"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2 * 3);
+    for node in nodes {
+        assert_eq!(node["session"]["id"], node["sessionId"]);
+    }
+    assert_eq!(app.statements().len(), 2, "{:#?}", app.statements());
+    let resp = app
+        .as_anon(
+            "{ chatMessages { nodes { id session { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        resp.body["data"]["chatMessages"]["nodes"]
+            .as_array()
+            .is_none_or(|n| n.is_empty()),
+        "{}",
+        resp.body
+    );
+}
+
 #[tokio::test]
 async fn a_failed_exchange_in_a_request_rolls_back_the_whole_request() {
     let app = spawn_app().await;

@@ -1168,3 +1168,272 @@ async fn prompt_lists_filter_and_order() {
         .clone();
     assert_eq!(ids(&data["publicPrompts"]["nodes"]), vec![p4, p1]);
 }
+
+const ANSWERS: &str = "query($where: PromptLabAnswerWhere, $first: Int, $after: String, $order: [PromptLabAnswerOrder!]) {
+    promptLabAnswers(where: $where, first: $first, after: $after, orderBy: $order) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id promptId questionId answer } } }";
+const TEST_RESULTS: &str = "query($where: PromptLabTestResultWhere, $first: Int, $after: String, $order: [PromptLabTestResultOrder!]) {
+    promptLabTestResults(where: $where, first: $first, after: $after, orderBy: $order) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { id promptId userId model } } }";
+
+/// The root answers list holds what RLS shows: the viewer's own prompts'
+/// answers and public prompts' answers; the root test results list only
+/// the viewer's own runs. Both page with cursors, filter and order.
+#[tokio::test]
+async fn root_answers_and_test_results_are_rls_scoped() {
+    let app = spawn_app().await;
+    let ada = app.db.create_user("ada@example.com").await;
+    let bob = app.db.create_user("bob@example.com").await;
+    let private = create_prompt(&app, ada, "Private", "g", false).await;
+    let public = create_prompt(&app, ada, "Public", "g", true).await;
+    let bobs = create_prompt(&app, bob, "Bob's", "g", false).await;
+    let more = json!({ "title": "Many", "goal": "g", "template": "t", "answers": [
+        { "questionId": "a", "answer": "1" }, { "questionId": "b", "answer": "2" },
+        { "questionId": "c", "answer": "3" } ] });
+    let many: Uuid = create_prompt_raw(&app, Some(ada), more).await.data()["createPrompt"]
+        ["prompt"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // Ada: her four prompts' answers (1 + 1 + 3); Bob: his own and the public one.
+    let data = ok(&app, ada, ANSWERS, json!({})).await;
+    assert_eq!(data["promptLabAnswers"]["totalCount"], 5);
+    let data = ok(&app, bob, ANSWERS, json!({})).await;
+    let prompts: Vec<Value> = data["promptLabAnswers"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["promptId"].clone())
+        .collect();
+    assert_eq!(data["promptLabAnswers"]["totalCount"], 2);
+    assert!(prompts.contains(&json!(public)) && prompts.contains(&json!(bobs)));
+    // Anon: the public prompt's answers only; Bob filtering on Ada's private
+    // prompt: nothing.
+    let resp = app.as_anon(ANSWERS, json!({})).await;
+    assert_eq!(
+        resp.data()["promptLabAnswers"]["nodes"][0]["promptId"],
+        json!(public)
+    );
+    assert_eq!(resp.data()["promptLabAnswers"]["totalCount"], 1);
+    let data = ok(
+        &app,
+        bob,
+        ANSWERS,
+        json!({ "where": { "promptId": { "eq": private } } }),
+    )
+    .await;
+    assert_eq!(data["promptLabAnswers"]["totalCount"], 0);
+
+    // One prompt's answers, paged in both orders.
+    let vars = |after: Value, dir: &str| {
+        json!({ "where": { "promptId": { "eq": many } }, "first": 2, "after": after,
+                "order": [{ "field": "QUESTION_ID", "direction": dir }] })
+    };
+    let data = ok(&app, ada, ANSWERS, vars(Value::Null, "DESC")).await;
+    let page = &data["promptLabAnswers"];
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    let first: Vec<&str> = page["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["questionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, ["c", "b"]);
+    let data = ok(
+        &app,
+        ada,
+        ANSWERS,
+        vars(page["pageInfo"]["endCursor"].clone(), "DESC"),
+    )
+    .await;
+    assert_eq!(data["promptLabAnswers"]["nodes"][0]["questionId"], "a");
+    assert_eq!(data["promptLabAnswers"]["pageInfo"]["hasNextPage"], false);
+    let resp = app
+        .as_user(ada, ANSWERS, json!({ "after": "garbage" }))
+        .await;
+    assert_error(&resp, "BAD_USER_INPUT", Some("after"));
+
+    // Test results: Ada runs her private and the public prompt, Bob the
+    // public one twice.
+    for (user, prompt, model) in [
+        (ada, private, "m1"),
+        (ada, public, "m2"),
+        (bob, public, "m3"),
+        (bob, public, "m4"),
+    ] {
+        let mut input = test_input(prompt);
+        input["model"] = json!(model);
+        ok(&app, user, RECORD_TEST, json!({ "input": input })).await;
+    }
+    let data = ok(
+        &app,
+        ada,
+        TEST_RESULTS,
+        json!({ "order": [{ "field": "MODEL", "direction": "ASC" }] }),
+    )
+    .await;
+    let models: Vec<Value> = data["promptLabTestResults"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["model"].clone())
+        .collect();
+    assert_eq!(models, [json!("m1"), json!("m2")]);
+    let data = ok(
+        &app,
+        bob,
+        TEST_RESULTS,
+        json!({ "where": { "promptId": { "eq": public } }, "first": 1 }),
+    )
+    .await;
+    let page = &data["promptLabTestResults"];
+    assert_eq!(page["totalCount"], 2);
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    assert_eq!(page["nodes"][0]["userId"], json!(bob));
+    // Default order: newest first.
+    assert_eq!(page["nodes"][0]["model"], "m4");
+    let data = ok(
+        &app,
+        bob,
+        TEST_RESULTS,
+        json!({ "where": { "model": { "eq": "m1" } } }),
+    )
+    .await;
+    assert_eq!(data["promptLabTestResults"]["totalCount"], 0);
+    let resp = app.as_anon(TEST_RESULTS, json!({})).await;
+    assert_error(&resp, "UNAUTHENTICATED", None);
+    assert!(resp.body["data"].is_null(), "{}", resp.body);
+}
+
+const UPDATE_TEMPLATE: &str =
+    "mutation($input: UpdateTemplateInput!) { updateTemplate(input: $input) {
+    template { id category tags updatedAt likesCount } } }";
+
+/// Only the author edits (category, tags) and unpublishes a template:
+/// others get FORBIDDEN for a published one, NOT_FOUND for an unpublished
+/// one, anon UNAUTHENTICATED. Unpublishing hides it from everyone else and
+/// keeps its likes and favorites.
+#[tokio::test]
+async fn templates_are_edited_and_unpublished_by_their_author_only() {
+    let app = spawn_app().await;
+    let ada = app.db.create_user("ada@example.com").await;
+    let bob = app.db.create_user("bob@example.com").await;
+    let t = template(&app, ada, "Shared", "g", Some("writing")).await;
+
+    // Edit: a new category and tags; null removes the category; omitted
+    // fields stay.
+    let data = ok(
+        &app,
+        ada,
+        UPDATE_TEMPLATE,
+        json!({ "input": { "templateId": t, "category": "  code ", "tags": ["x"] } }),
+    )
+    .await;
+    assert_eq!(data["updateTemplate"]["template"]["category"], "code");
+    assert_eq!(data["updateTemplate"]["template"]["tags"], json!(["x"]));
+    let data = ok(
+        &app,
+        ada,
+        UPDATE_TEMPLATE,
+        json!({ "input": { "templateId": t, "category": null } }),
+    )
+    .await;
+    assert_eq!(data["updateTemplate"]["template"]["category"], Value::Null);
+    assert_eq!(data["updateTemplate"]["template"]["tags"], json!(["x"]));
+    // Bad values: BAD_USER_INPUT on the field, nothing changed.
+    for (input, field) in [
+        (json!({ "templateId": t, "category": " " }), "category"),
+        (
+            json!({ "templateId": t, "category": "c".repeat(101) }),
+            "category",
+        ),
+        (json!({ "templateId": t, "tags": ["ok", " "] }), "tags"),
+    ] {
+        let resp = app
+            .as_user(ada, UPDATE_TEMPLATE, json!({ "input": input }))
+            .await;
+        assert_error(&resp, "BAD_USER_INPUT", Some(field));
+    }
+    // Others: FORBIDDEN while published, anon UNAUTHENTICATED, unknown id
+    // NOT_FOUND; never data.
+    let bob_edits = || {
+        let input = json!({ "input": { "templateId": t, "tags": ["mine"] } });
+        app.as_user(bob, UPDATE_TEMPLATE, input)
+    };
+    let resp = bob_edits().await;
+    assert_error(&resp, "FORBIDDEN", None);
+    assert!(resp.body["data"].is_null(), "{}", resp.body);
+    let resp = template_mutation(&app, Some(bob), "unpublishTemplate", t, "template { id }").await;
+    assert_error(&resp, "FORBIDDEN", None);
+    let resp = template_mutation(&app, None, "unpublishTemplate", t, "template { id }").await;
+    assert_error(&resp, "UNAUTHENTICATED", None);
+    let resp = app
+        .as_anon(
+            UPDATE_TEMPLATE,
+            json!({ "input": { "templateId": t, "tags": [] } }),
+        )
+        .await;
+    assert_error(&resp, "UNAUTHENTICATED", None);
+    let resp = template_mutation(
+        &app,
+        Some(ada),
+        "unpublishTemplate",
+        Uuid::new_v4(),
+        "template { id }",
+    )
+    .await;
+    assert_error(&resp, "NOT_FOUND", None);
+    let tags: Vec<String> =
+        sqlx::query_scalar("SELECT tags FROM prompt_lab.prompt_templates WHERE id = $1")
+            .bind(t)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(tags, ["x"]);
+
+    // Bob likes and favorites it, then Ada unpublishes it.
+    template_mutation(&app, Some(bob), "likeTemplate", t, "template { id }")
+        .await
+        .data();
+    template_mutation(&app, Some(bob), "favoriteTemplate", t, "template { id }")
+        .await
+        .data();
+    let resp = template_mutation(
+        &app,
+        Some(ada),
+        "unpublishTemplate",
+        t,
+        "template { id likesCount prompt { isPublic } }",
+    )
+    .await;
+    let unpublished = &resp.data()["unpublishTemplate"]["template"];
+    assert_eq!(unpublished["id"], json!(t));
+    assert_eq!(unpublished["likesCount"], 1);
+    assert_eq!(unpublished["prompt"]["isPublic"], false);
+    // Again: no change, no error.
+    template_mutation(&app, Some(ada), "unpublishTemplate", t, "template { id }")
+        .await
+        .data();
+    // Now hidden: Bob and anon do not see it, and Bob's writes are NOT_FOUND.
+    let q = "query($id: UUID!) { promptTemplate(id: $id) { id } }";
+    assert!(ok(&app, bob, q, json!({ "id": t })).await["promptTemplate"].is_null());
+    assert!(app.as_anon(q, json!({ "id": t })).await.data()["promptTemplate"].is_null());
+    let resp = bob_edits().await;
+    assert_error(&resp, "NOT_FOUND", None);
+    let resp = template_mutation(&app, Some(bob), "unpublishTemplate", t, "template { id }").await;
+    assert_error(&resp, "NOT_FOUND", None);
+    // The author still sees and edits it; Bob can still withdraw his like.
+    let data = ok(
+        &app,
+        ada,
+        UPDATE_TEMPLATE,
+        json!({ "input": { "templateId": t, "tags": ["y"] } }),
+    )
+    .await;
+    assert_eq!(data["updateTemplate"]["template"]["tags"], json!(["y"]));
+    let resp = template_mutation(&app, Some(bob), "unlikeTemplate", t, "template { id }").await;
+    assert!(resp.data()["unlikeTemplate"]["template"].is_null());
+    assert_eq!(count_rows(&app, "user_favorites").await, 1);
+}

@@ -10,10 +10,15 @@ use crate::graphql::filter::{combine, opt};
 use crate::graphql::filter::{
     BooleanFilter, DateTimeFilter, DecimalFilter, IntFilter, StringFilter, UuidFilter,
 };
+pub use crate::graphql::ordering::{normalize_order, OrderEntry};
+use crate::graphql::ordering::{order_input, with_tiebreak};
 use crate::graphql::pagination::{SortDirection, SortKey};
 use async_graphql::{Enum, InputObject, Json};
 use chrono::NaiveDate;
-use entity::analytics::user_activity;
+use entity::analytics::{
+    agent_performance, alert_history, daily_metrics, hourly_metrics, user_activity, user_cohorts,
+    v_active_users, v_top_agents,
+};
 use entity::public::{agent_runs, agents, workspaces};
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, Condition};
@@ -302,6 +307,157 @@ pub fn activity_sort_keys(
     ]
 }
 
+order_input!(
+    /// One `orderBy` entry of a workspace's agents.
+    AgentOrder,
+    /// Sortable fields of agents.
+    AgentOrderField {
+        /// Creation time.
+        CreatedAt,
+    }
+);
+
+order_input!(
+    /// One `orderBy` entry of daily rollups.
+    AnalyticsDailyMetricsOrder,
+    /// Sortable fields of daily rollups.
+    AnalyticsDailyMetricsOrderField {
+        /// The UTC day.
+        MetricDate,
+    }
+);
+
+order_input!(
+    /// One `orderBy` entry of hourly rollups.
+    AnalyticsHourlyMetricsOrder,
+    /// Sortable fields of hourly rollups.
+    AnalyticsHourlyMetricsOrderField {
+        /// The hour.
+        MetricHour,
+    }
+);
+
+order_input!(
+    /// One `orderBy` entry of per-agent daily performance, e.g.
+    /// `[{METRIC_DATE, DESC}, {TOTAL_RUNS, DESC}]` (the busiest agents of
+    /// each day first).
+    AnalyticsAgentPerformanceOrder,
+    /// Sortable fields of per-agent daily performance.
+    AnalyticsAgentPerformanceOrderField {
+        /// The UTC day.
+        MetricDate,
+        /// Runs of the day.
+        TotalRuns,
+    }
+);
+
+order_input!(
+    /// One `orderBy` entry of retention cohorts.
+    AnalyticsUserCohortOrder,
+    /// Sortable fields of retention cohorts.
+    AnalyticsUserCohortOrderField {
+        /// First day of the cohort.
+        CohortDate,
+    }
+);
+
+order_input!(
+    /// One `orderBy` entry of fired alerts.
+    AnalyticsAlertOrder,
+    /// Sortable fields of fired alerts.
+    AnalyticsAlertOrderField {
+        /// When it fired.
+        TriggeredAt,
+    }
+);
+
+order_input!(
+    /// One `orderBy` entry of daily active users.
+    AnalyticsActiveUsersOrder,
+    /// Sortable fields of daily active users.
+    AnalyticsActiveUsersOrderField {
+        /// The UTC day.
+        ActivityDate,
+    }
+);
+
+order_input!(
+    /// One `orderBy` entry of top agents.
+    AnalyticsTopAgentOrder,
+    /// Sortable fields of top agents.
+    AnalyticsTopAgentOrderField {
+        /// Runs in the last 30 days.
+        #[graphql(name = "TOTAL_RUNS_30D")]
+        TotalRuns30d,
+    }
+);
+
+/// Declares the default ordering and the sort-key function of a nested
+/// list: `$column` maps each field to its column, `$pk` is the tiebreak.
+macro_rules! nested_order {
+    ($(#[$doc:meta])* $keys:ident, $default:ident, $entity:ident, $field:ident,
+     [$(($dfield:ident, $ddir:ident)),+], { $($variant:ident => $column:ident),+ $(,)? }, $pk:ident) => {
+        /// The default `orderBy` of the list (see the sort-key function).
+        pub const $default: &[($field, SortDirection)] =
+            &[$(($field::$dfield, SortDirection::$ddir)),+];
+
+        $(#[$doc])*
+        pub fn $keys(order: &[($field, SortDirection)]) -> Vec<SortKey<$entity::Column>> {
+            with_tiebreak(
+                order,
+                |f| match f {
+                    $($field::$variant => $entity::Column::$column),+
+                },
+                $entity::Column::$pk,
+            )
+        }
+    };
+}
+
+nested_order!(
+    /// Sort keys of a workspace's agents (default: oldest first).
+    agent_sort_keys, AGENT_DEFAULT_ORDER, agents, AgentOrderField,
+    [(CreatedAt, Asc)], { CreatedAt => CreatedAt }, Id
+);
+nested_order!(
+    /// Sort keys of daily rollups (default: newest first).
+    daily_metrics_sort_keys, DAILY_METRICS_DEFAULT_ORDER, daily_metrics,
+    AnalyticsDailyMetricsOrderField, [(MetricDate, Desc)], { MetricDate => MetricDate }, Id
+);
+nested_order!(
+    /// Sort keys of hourly rollups (default: newest first).
+    hourly_metrics_sort_keys, HOURLY_METRICS_DEFAULT_ORDER, hourly_metrics,
+    AnalyticsHourlyMetricsOrderField, [(MetricHour, Desc)], { MetricHour => MetricHour }, Id
+);
+nested_order!(
+    /// Sort keys of per-agent daily performance (default: newest first).
+    agent_performance_sort_keys, AGENT_PERFORMANCE_DEFAULT_ORDER, agent_performance,
+    AnalyticsAgentPerformanceOrderField, [(MetricDate, Desc)],
+    { MetricDate => MetricDate, TotalRuns => TotalRuns }, Id
+);
+nested_order!(
+    /// Sort keys of retention cohorts (default: newest first).
+    cohort_sort_keys, COHORT_DEFAULT_ORDER, user_cohorts, AnalyticsUserCohortOrderField,
+    [(CohortDate, Desc)], { CohortDate => CohortDate }, Id
+);
+nested_order!(
+    /// Sort keys of fired alerts (default: newest first).
+    alert_sort_keys, ALERT_DEFAULT_ORDER, alert_history, AnalyticsAlertOrderField,
+    [(TriggeredAt, Desc)], { TriggeredAt => TriggeredAt }, Id
+);
+nested_order!(
+    /// Sort keys of daily active users (default: newest first; the day is
+    /// unique per workspace, the workspace id completes the key).
+    active_users_sort_keys, ACTIVE_USERS_DEFAULT_ORDER, v_active_users,
+    AnalyticsActiveUsersOrderField, [(ActivityDate, Desc)], { ActivityDate => ActivityDate },
+    WorkspaceId
+);
+nested_order!(
+    /// Sort keys of top agents (default: most runs first).
+    top_agent_sort_keys, TOP_AGENT_DEFAULT_ORDER, v_top_agents, AnalyticsTopAgentOrderField,
+    [(TotalRuns30d, Desc)], { TotalRuns30d => TotalRuns30d }, AgentId
+);
+
 /// Grouping keys of `agentRunAggregate`.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AgentRunGroupBy {
@@ -344,6 +500,27 @@ pub struct AddWorkspaceMemberInput {
     pub user_id: Uuid,
     /// The role (default MEMBER).
     #[graphql(default_with = "WorkspaceRole::Member")]
+    pub role: WorkspaceRole,
+}
+
+/// Input of `removeWorkspaceMember`: owners and admins remove anyone, every
+/// member may remove themselves (leave).
+#[derive(InputObject, Debug)]
+pub struct RemoveWorkspaceMemberInput {
+    /// The workspace.
+    pub workspace_id: Uuid,
+    /// The member to remove.
+    pub user_id: Uuid,
+}
+
+/// Input of `updateWorkspaceMemberRole` (owners and admins only).
+#[derive(InputObject, Debug)]
+pub struct UpdateWorkspaceMemberRoleInput {
+    /// The workspace.
+    pub workspace_id: Uuid,
+    /// The member.
+    pub user_id: Uuid,
+    /// The new role.
     pub role: WorkspaceRole,
 }
 

@@ -3,7 +3,13 @@
 //! arguments, whatever the number of parents. They read through the
 //! request's transaction, so RLS (and the member views' filter) applies.
 
-use super::inputs::DateRange;
+use super::inputs::{
+    active_users_sort_keys, agent_performance_sort_keys, agent_sort_keys, alert_sort_keys,
+    cohort_sort_keys, daily_metrics_sort_keys, hourly_metrics_sort_keys, top_agent_sort_keys,
+    AgentOrderField, AnalyticsActiveUsersOrderField, AnalyticsAgentPerformanceOrderField,
+    AnalyticsAlertOrderField, AnalyticsDailyMetricsOrderField, AnalyticsHourlyMetricsOrderField,
+    AnalyticsTopAgentOrderField, AnalyticsUserCohortOrderField, DateRange,
+};
 use super::types::CohortPeriod;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::{ApiError, ApiResult};
@@ -116,20 +122,47 @@ where
     }
 }
 
-/// Declares a child relation with a fixed order; with arguments other than
-/// `()`, the type's `condition` function narrows the children.
+/// Declares a child relation. With `[(column, direction), ...]` the order
+/// is fixed; with `order Field => keys` the `orderBy` is part of the
+/// arguments (`(order, narrowing)`) and `keys` turns it into sort keys.
+/// With narrowing arguments other than `()`, the type's `condition`
+/// function narrows the children.
 macro_rules! relation {
     ($(#[$doc:meta])* $name:ident, $entity:ident, (), $parent:ident, [$(($col:ident, $dir:ident)),+ $(,)?]) => {
-        relation!(@impl $(#[$doc])* $name, $entity, (), $parent, [$(($col, $dir)),+], {});
+        relation!(@impl $(#[$doc])* $name, $entity, (), $parent, {
+            fn sort_keys(_args: &()) -> Vec<SortKey<$entity::Column>> {
+                vec![$(($entity::Column::$col, SortDirection::$dir)),+]
+            }
+        });
     };
     ($(#[$doc:meta])* $name:ident, $entity:ident, $args:ty, $parent:ident, [$(($col:ident, $dir:ident)),+ $(,)?]) => {
-        relation!(@impl $(#[$doc])* $name, $entity, $args, $parent, [$(($col, $dir)),+], {
+        relation!(@impl $(#[$doc])* $name, $entity, $args, $parent, {
+            fn sort_keys(_args: &$args) -> Vec<SortKey<$entity::Column>> {
+                vec![$(($entity::Column::$col, SortDirection::$dir)),+]
+            }
             fn filter(args: &$args) -> ApiResult<Condition> {
                 $name::condition(args)
             }
         });
     };
-    (@impl $(#[$doc:meta])* $name:ident, $entity:ident, $args:ty, $parent:ident, [$(($col:ident, $dir:ident)),+], { $($filter:tt)* }) => {
+    ($(#[$doc:meta])* $name:ident, $entity:ident, (), $parent:ident, order $field:ty => $keys:path) => {
+        relation!(@impl $(#[$doc])* $name, $entity, (Vec<($field, SortDirection)>, ()), $parent, {
+            fn sort_keys(args: &Self::Args) -> Vec<SortKey<$entity::Column>> {
+                $keys(&args.0)
+            }
+        });
+    };
+    ($(#[$doc:meta])* $name:ident, $entity:ident, $args:ty, $parent:ident, order $field:ty => $keys:path) => {
+        relation!(@impl $(#[$doc])* $name, $entity, (Vec<($field, SortDirection)>, $args), $parent, {
+            fn sort_keys(args: &Self::Args) -> Vec<SortKey<$entity::Column>> {
+                $keys(&args.0)
+            }
+            fn filter(args: &Self::Args) -> ApiResult<Condition> {
+                $name::condition(&args.1)
+            }
+        });
+    };
+    (@impl $(#[$doc:meta])* $name:ident, $entity:ident, $args:ty, $parent:ident, { $($fns:tt)* }) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         pub struct $name;
@@ -140,10 +173,7 @@ macro_rules! relation {
             fn parent_column() -> $entity::Column {
                 $entity::Column::$parent
             }
-            fn sort_keys(_args: &$args) -> Vec<SortKey<$entity::Column>> {
-                vec![$(($entity::Column::$col, SortDirection::$dir)),+]
-            }
-            $($filter)*
+            $($fns)*
         }
     };
 }
@@ -158,12 +188,12 @@ relation!(
 );
 
 relation!(
-    /// A workspace's agents, oldest first.
+    /// A workspace's agents in the requested order.
     AgentsOfWorkspace,
     agents,
     (),
     WorkspaceId,
-    [(CreatedAt, Asc), (Id, Asc)]
+    order AgentOrderField => agent_sort_keys
 );
 
 /// An agent's runs by start time (the argument: newest or oldest first).
@@ -185,12 +215,12 @@ impl ChildRelation for RunsOfAgent {
 }
 
 relation!(
-    /// A workspace's daily rollups, newest first.
+    /// A workspace's daily rollups in a date range, in the requested order.
     DailyMetricsOfWorkspace,
     daily_metrics,
     DateRange,
     WorkspaceId,
-    [(MetricDate, Desc), (Id, Desc)]
+    order AnalyticsDailyMetricsOrderField => daily_metrics_sort_keys
 );
 
 impl DailyMetricsOfWorkspace {
@@ -219,12 +249,12 @@ impl HourRange {
 }
 
 relation!(
-    /// A workspace's hourly rollups, newest first.
+    /// A workspace's hourly rollups in a range, in the requested order.
     HourlyMetricsOfWorkspace,
     hourly_metrics,
     HourRange,
     WorkspaceId,
-    [(MetricHour, Desc), (Id, Desc)]
+    order AnalyticsHourlyMetricsOrderField => hourly_metrics_sort_keys
 );
 
 impl HourlyMetricsOfWorkspace {
@@ -237,12 +267,13 @@ impl HourlyMetricsOfWorkspace {
 }
 
 relation!(
-    /// A workspace's per-agent daily performance, newest first.
+    /// A workspace's per-agent daily performance in a date range, in the
+    /// requested order.
     AgentPerformanceOfWorkspace,
     agent_performance,
     DateRange,
     WorkspaceId,
-    [(MetricDate, Desc), (Id, Desc)]
+    order AnalyticsAgentPerformanceOrderField => agent_performance_sort_keys
 );
 
 impl AgentPerformanceOfWorkspace {
@@ -252,12 +283,13 @@ impl AgentPerformanceOfWorkspace {
 }
 
 relation!(
-    /// A workspace's retention cohorts, newest first.
+    /// A workspace's retention cohorts (of one period), in the requested
+    /// order.
     CohortsOfWorkspace,
     user_cohorts,
     Option<CohortPeriod>,
     WorkspaceId,
-    [(CohortDate, Desc), (Id, Desc)]
+    order AnalyticsUserCohortOrderField => cohort_sort_keys
 );
 
 impl CohortsOfWorkspace {
@@ -277,13 +309,13 @@ relation!(
 );
 
 relation!(
-    /// A workspace's fired alerts, newest first; the flag keeps only the
-    /// unacknowledged ones.
+    /// A workspace's fired alerts in the requested order; the flag keeps
+    /// only the unacknowledged ones.
     AlertHistoryOfWorkspace,
     alert_history,
     bool,
     WorkspaceId,
-    [(TriggeredAt, Desc), (Id, Desc)]
+    order AnalyticsAlertOrderField => alert_sort_keys
 );
 
 impl AlertHistoryOfWorkspace {
@@ -295,12 +327,13 @@ impl AlertHistoryOfWorkspace {
 }
 
 relation!(
-    /// A workspace's active users per day (member view), newest first.
+    /// A workspace's active users per day (member view) in a date range, in
+    /// the requested order.
     ActiveUsersOfWorkspace,
     v_active_users,
     DateRange,
     WorkspaceId,
-    [(ActivityDate, Desc)]
+    order AnalyticsActiveUsersOrderField => active_users_sort_keys
 );
 
 impl ActiveUsersOfWorkspace {
@@ -310,10 +343,11 @@ impl ActiveUsersOfWorkspace {
 }
 
 relation!(
-    /// A workspace's agents by runs in the last 30 days (member view).
+    /// A workspace's agents by runs in the last 30 days (member view), in
+    /// the requested order.
     TopAgentsOfWorkspace,
     v_top_agents,
     (),
     WorkspaceId,
-    [(TotalRuns30d, Desc), (AgentId, Asc)]
+    order AnalyticsTopAgentOrderField => top_agent_sort_keys
 );

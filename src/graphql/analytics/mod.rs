@@ -24,14 +24,16 @@ use inputs::{
     AcknowledgeAlertInput, ActivityEventGroupBy, ActivityEventOrder, ActivityEventWhere,
     AddWorkspaceMemberInput, AgentRunGroupBy, AgentRunOrder, AgentRunWhere, AgentWhere,
     AggregateDailyMetricsInput, CreateAlertRuleInput, CreateWorkspaceInput, DeleteAlertRuleInput,
-    RecordActivityEventInput, UpdateAlertRuleInput, WorkspaceWhere,
+    RecordActivityEventInput, RemoveWorkspaceMemberInput, UpdateAlertRuleInput,
+    UpdateWorkspaceMemberRoleInput, WorkspaceWhere,
 };
 use types::{
     AcknowledgeAlertPayload, ActivityEventAggregateRow, AddWorkspaceMemberPayload, Agent, AgentRun,
     AgentRunAggregateRow, AggregateDailyMetricsPayload, AnalyticsActivityEvent,
     CleanupAnalyticsDataPayload, CreateAlertRulePayload, CreateWorkspacePayload,
     DeleteAlertRulePayload, EvaluateAlertRulesPayload, RecordActivityEventPayload,
-    RefreshAnalyticsViewsPayload, UpdateAlertRulePayload, Workspace,
+    RefreshAnalyticsViewsPayload, RemoveWorkspaceMemberPayload, UpdateAlertRulePayload,
+    UpdateWorkspaceMemberRolePayload, Workspace,
 };
 use uuid::Uuid;
 
@@ -266,6 +268,29 @@ impl AnalyticsMutation {
         require_user(ctx).gql()?;
         let member = service::add_member(tx(ctx), input).await.gql()?;
         Ok(AddWorkspaceMemberPayload { member })
+    }
+
+    /// Removes a member from a workspace: owners and admins remove anyone,
+    /// every member may leave (remove themselves).
+    async fn remove_workspace_member(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveWorkspaceMemberInput,
+    ) -> async_graphql::Result<RemoveWorkspaceMemberPayload> {
+        require_user(ctx).gql()?;
+        let removed_member = service::remove_member(tx(ctx), input).await.gql()?;
+        Ok(RemoveWorkspaceMemberPayload { removed_member })
+    }
+
+    /// Changes a member's role (owners and admins only).
+    async fn update_workspace_member_role(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateWorkspaceMemberRoleInput,
+    ) -> async_graphql::Result<UpdateWorkspaceMemberRolePayload> {
+        require_user(ctx).gql()?;
+        let member = service::update_member_role(tx(ctx), input).await.gql()?;
+        Ok(UpdateWorkspaceMemberRolePayload { member })
     }
 
     /// Records an activity event of the viewer (in no workspace, or one the

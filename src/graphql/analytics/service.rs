@@ -7,7 +7,8 @@ use super::inputs::{
     activity_sort_keys, run_sort_keys, AcknowledgeAlertInput, ActivityEventGroupBy,
     ActivityEventOrder, ActivityEventWhere, AddWorkspaceMemberInput, AgentRunGroupBy,
     AgentRunOrder, AgentRunWhere, AgentWhere, CreateAlertRuleInput, CreateWorkspaceInput,
-    RecordActivityEventInput, UpdateAlertRuleInput, WorkspaceWhere,
+    RecordActivityEventInput, RemoveWorkspaceMemberInput, UpdateAlertRuleInput,
+    UpdateWorkspaceMemberRoleInput, WorkspaceWhere,
 };
 use super::types::{
     ActivityEventAggregateRow, ActivityEventType, Agent, AgentRun, AgentRunAggregateRow,
@@ -22,7 +23,7 @@ use entity::public::{agent_runs, agents, workspace_members, workspaces};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, Order};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr,
     EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::Value as JsonValue;
@@ -427,6 +428,70 @@ pub async fn add_member(
     .await
     .map_err(db_err)?;
     Ok(WorkspaceMember(row))
+}
+
+/// The membership of `user` in `workspace`; NOT_FOUND unless the viewer can
+/// see it (RLS: members see their workspace's members).
+async fn visible_member(
+    db: &impl ConnectionTrait,
+    workspace: Uuid,
+    user: Uuid,
+) -> ApiResult<workspace_members::Model> {
+    workspace_members::Entity::find_by_id((workspace, user))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("workspace member"))
+}
+
+/// The membership of `user` in `workspace`, as a condition.
+fn membership(workspace: Uuid, user: Uuid) -> Condition {
+    Condition::all()
+        .add(workspace_members::Column::WorkspaceId.eq(workspace))
+        .add(workspace_members::Column::UserId.eq(user))
+}
+
+/// The membership a write returned; none means RLS hid the (visible)
+/// membership from the write: FORBIDDEN.
+fn written(rows: Vec<workspace_members::Model>) -> ApiResult<WorkspaceMember> {
+    rows.into_iter()
+        .next()
+        .map(WorkspaceMember)
+        .ok_or_else(|| ApiError::Forbidden("not allowed".into()))
+}
+
+/// Removes a member: owners and admins remove anyone, a member removes
+/// themselves (RLS). A visible membership the viewer may not remove is
+/// FORBIDDEN. Returns the removed membership as it was.
+pub async fn remove_member(
+    db: &impl ConnectionTrait,
+    input: RemoveWorkspaceMemberInput,
+) -> ApiResult<WorkspaceMember> {
+    visible_member(db, input.workspace_id, input.user_id).await?;
+    let rows = workspace_members::Entity::delete_many()
+        .filter(membership(input.workspace_id, input.user_id))
+        .exec_with_returning(db)
+        .await
+        .map_err(db_err)?;
+    written(rows)
+}
+
+/// Changes a member's role (owners and admins only, RLS). A visible
+/// membership the viewer may not change is FORBIDDEN.
+pub async fn update_member_role(
+    db: &impl ConnectionTrait,
+    input: UpdateWorkspaceMemberRoleInput,
+) -> ApiResult<WorkspaceMember> {
+    visible_member(db, input.workspace_id, input.user_id).await?;
+    let rows = workspace_members::Entity::update_many()
+        .col_expr(
+            workspace_members::Column::Role,
+            Expr::value(input.role.as_db()),
+        )
+        .filter(membership(input.workspace_id, input.user_id))
+        .exec_with_returning(db)
+        .await
+        .map_err(db_err)?;
+    written(rows)
 }
 
 /// Records an event of `user` (in a workspace they belong to, if any).

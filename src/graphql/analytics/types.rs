@@ -2,7 +2,14 @@
 //! workspaces with their members, agents and runs, the rollup tables, the
 //! member views of the materialized views, aggregate rows and payloads.
 
-use super::inputs::{run_direction, AgentRunOrder, DateRange};
+use super::inputs::{
+    normalize_order, run_direction, AgentOrder, AgentRunOrder, AnalyticsActiveUsersOrder,
+    AnalyticsAgentPerformanceOrder, AnalyticsAlertOrder, AnalyticsDailyMetricsOrder,
+    AnalyticsHourlyMetricsOrder, AnalyticsTopAgentOrder, AnalyticsUserCohortOrder, DateRange,
+    ACTIVE_USERS_DEFAULT_ORDER, AGENT_DEFAULT_ORDER, AGENT_PERFORMANCE_DEFAULT_ORDER,
+    ALERT_DEFAULT_ORDER, COHORT_DEFAULT_ORDER, DAILY_METRICS_DEFAULT_ORDER,
+    HOURLY_METRICS_DEFAULT_ORDER, TOP_AGENT_DEFAULT_ORDER,
+};
 use super::loaders::{
     load_one, ActiveUsersOfWorkspace, AgentPerformanceOfWorkspace, AgentsOfWorkspace,
     AlertHistoryOfWorkspace, AlertRulesOfWorkspace, ChildRelation, ChildrenKey, CohortsOfWorkspace,
@@ -221,7 +228,8 @@ impl Workspace {
         nested::<MembersOfWorkspace, _>(ctx, self.0.id, first, (), WorkspaceMember).await
     }
 
-    /// The workspace's agents, oldest first.
+    /// The workspace's agents (default: oldest first). To page further, use
+    /// `agents(where: {workspaceId: ...})`.
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
     )]
@@ -229,12 +237,14 @@ impl Workspace {
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
+        order_by: Option<Vec<AgentOrder>>,
     ) -> async_graphql::Result<ApiConnection<Agent>> {
-        nested::<AgentsOfWorkspace, _>(ctx, self.0.id, first, (), Agent).await
+        let order = normalize_order(order_by, AGENT_DEFAULT_ORDER);
+        nested::<AgentsOfWorkspace, _>(ctx, self.0.id, first, (order, ()), Agent).await
     }
 
-    /// Daily rollups between `from` and `to` (UTC days, inclusive), newest
-    /// first.
+    /// Daily rollups between `from` and `to` (UTC days, inclusive)
+    /// (default: newest first).
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
     )]
@@ -244,15 +254,18 @@ impl Workspace {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         first: Option<i32>,
+        order_by: Option<Vec<AnalyticsDailyMetricsOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsDailyMetrics>> {
         let range = DateRange::new(from, to).gql()?;
-        nested::<DailyMetricsOfWorkspace, _>(ctx, self.0.id, first, range, |m| {
+        let order = normalize_order(order_by, DAILY_METRICS_DEFAULT_ORDER);
+        nested::<DailyMetricsOfWorkspace, _>(ctx, self.0.id, first, (order, range), |m| {
             AnalyticsDailyMetrics::from(m)
         })
         .await
     }
 
-    /// Hourly rollups with `metricHour` in `[from, to]`, newest first.
+    /// Hourly rollups with `metricHour` in `[from, to]` (default: newest
+    /// first).
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
     )]
@@ -262,16 +275,18 @@ impl Workspace {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
         first: Option<i32>,
+        order_by: Option<Vec<AnalyticsHourlyMetricsOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsHourlyMetrics>> {
         let range = HourRange::new(from, to).gql()?;
-        nested::<HourlyMetricsOfWorkspace, _>(ctx, self.0.id, first, range, |m| {
+        let order = normalize_order(order_by, HOURLY_METRICS_DEFAULT_ORDER);
+        nested::<HourlyMetricsOfWorkspace, _>(ctx, self.0.id, first, (order, range), |m| {
             AnalyticsHourlyMetrics::from(m)
         })
         .await
     }
 
-    /// Per-agent daily performance between `from` and `to` (inclusive),
-    /// newest first.
+    /// Per-agent daily performance between `from` and `to` (inclusive)
+    /// (default: newest first).
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
     )]
@@ -281,15 +296,18 @@ impl Workspace {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         first: Option<i32>,
+        order_by: Option<Vec<AnalyticsAgentPerformanceOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsAgentPerformance>> {
         let range = DateRange::new(from, to).gql()?;
-        nested::<AgentPerformanceOfWorkspace, _>(ctx, self.0.id, first, range, |m| {
+        let order = normalize_order(order_by, AGENT_PERFORMANCE_DEFAULT_ORDER);
+        nested::<AgentPerformanceOfWorkspace, _>(ctx, self.0.id, first, (order, range), |m| {
             AnalyticsAgentPerformance::from(m)
         })
         .await
     }
 
-    /// Retention cohorts (of one period when given), newest first.
+    /// Retention cohorts (of one period when given) (default: newest
+    /// first).
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
     )]
@@ -298,8 +316,11 @@ impl Workspace {
         ctx: &Context<'_>,
         period: Option<CohortPeriod>,
         first: Option<i32>,
+        order_by: Option<Vec<AnalyticsUserCohortOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsUserCohort>> {
-        nested::<CohortsOfWorkspace, _>(ctx, self.0.id, first, period, AnalyticsUserCohort).await
+        let order = normalize_order(order_by, COHORT_DEFAULT_ORDER);
+        nested::<CohortsOfWorkspace, _>(ctx, self.0.id, first, (order, period), AnalyticsUserCohort)
+            .await
     }
 
     /// Alert rules, oldest first.
@@ -314,8 +335,8 @@ impl Workspace {
         nested::<AlertRulesOfWorkspace, _>(ctx, self.0.id, first, (), AnalyticsAlertRule).await
     }
 
-    /// Fired alerts, newest first (only unacknowledged ones when
-    /// `unacknowledgedOnly`).
+    /// Fired alerts (only unacknowledged ones when `unacknowledgedOnly`)
+    /// (default: newest first).
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
     )]
@@ -324,19 +345,22 @@ impl Workspace {
         ctx: &Context<'_>,
         #[graphql(default)] unacknowledged_only: bool,
         first: Option<i32>,
+        order_by: Option<Vec<AnalyticsAlertOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsAlert>> {
+        let order = normalize_order(order_by, ALERT_DEFAULT_ORDER);
         nested::<AlertHistoryOfWorkspace, _>(
             ctx,
             self.0.id,
             first,
-            unacknowledged_only,
+            (order, unacknowledged_only),
             AnalyticsAlert,
         )
         .await
     }
 
     /// Daily, weekly and monthly active users per day (`v_active_users`,
-    /// as of the last refresh) between `from` and `to`, newest first.
+    /// as of the last refresh) between `from` and `to` (default: newest
+    /// first).
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
     )]
@@ -346,16 +370,18 @@ impl Workspace {
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
         first: Option<i32>,
+        order_by: Option<Vec<AnalyticsActiveUsersOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsActiveUsers>> {
         let range = DateRange::new(from, to).gql()?;
-        nested::<ActiveUsersOfWorkspace, _>(ctx, self.0.id, first, range, |m| {
+        let order = normalize_order(order_by, ACTIVE_USERS_DEFAULT_ORDER);
+        nested::<ActiveUsersOfWorkspace, _>(ctx, self.0.id, first, (order, range), |m| {
             AnalyticsActiveUsers::from(m)
         })
         .await
     }
 
     /// Agents by runs in the last 30 days (`v_top_agents`, as of the last
-    /// refresh), most runs first.
+    /// refresh) (default: most runs first).
     #[graphql(
         complexity = "first.map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
     )]
@@ -363,8 +389,17 @@ impl Workspace {
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
+        order_by: Option<Vec<AnalyticsTopAgentOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsTopAgent>> {
-        nested::<TopAgentsOfWorkspace, _>(ctx, self.0.id, first, (), AnalyticsTopAgent::from).await
+        let order = normalize_order(order_by, TOP_AGENT_DEFAULT_ORDER);
+        nested::<TopAgentsOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (order, ()),
+            AnalyticsTopAgent::from,
+        )
+        .await
     }
 
     /// Workspace totals (`v_workspace_summary`, as of the last refresh);
@@ -1165,6 +1200,20 @@ pub struct CreateWorkspacePayload {
 #[derive(SimpleObject)]
 pub struct AddWorkspaceMemberPayload {
     /// The new membership.
+    pub member: WorkspaceMember,
+}
+
+/// The result of `removeWorkspaceMember`.
+#[derive(SimpleObject)]
+pub struct RemoveWorkspaceMemberPayload {
+    /// The removed membership, as it was.
+    pub removed_member: WorkspaceMember,
+}
+
+/// The result of `updateWorkspaceMemberRole`.
+#[derive(SimpleObject)]
+pub struct UpdateWorkspaceMemberRolePayload {
+    /// The membership with its new role.
     pub member: WorkspaceMember,
 }
 

@@ -1,14 +1,16 @@
 //! Dataloaders of the chat domain: each session's first page of messages,
 //! one statement for every session of a response (per distinct page size and
-//! direction). They read through the request's transaction, so RLS applies.
+//! direction), and sessions by id (a message's `session`). They read through
+//! the request's transaction, so RLS applies.
 
 use super::inputs::message_sort_keys;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
+use crate::graphql::loading::rows_by;
 use crate::graphql::pagination::{children_pages, ChildPage, SortDirection};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions, Request};
-use entity::chat::chat_messages;
+use entity::chat::{chat_messages, chat_sessions};
 use sea_orm::Condition;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,6 +55,38 @@ pub async fn load_messages(
         .await
         .map_err(|e| e.as_ref().extend())?
         .unwrap_or_default())
+}
+
+/// A session by id (visible when it is the viewer's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionById(pub Uuid);
+
+/// Loads a session through the request's chat dataloader (None when it is
+/// not visible).
+pub async fn load_session(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> async_graphql::Result<Option<chat_sessions::Model>> {
+    crate::graphql::loading::load_one::<ChatLoader, _>(ctx, SessionById(id)).await
+}
+
+impl Loader<SessionById> for ChatLoader {
+    type Value = chat_sessions::Model;
+    type Error = Arc<ApiError>;
+
+    async fn load(
+        &self,
+        keys: &[SessionById],
+    ) -> Result<HashMap<SessionById, Self::Value>, Self::Error> {
+        let tx = self.tx.get().map_err(Arc::new)?;
+        rows_by::<chat_sessions::Entity, _>(
+            tx,
+            chat_sessions::Column::Id,
+            keys.iter().map(|k| k.0),
+            |m| SessionById(m.id),
+        )
+        .await
+    }
 }
 
 impl Loader<MessagesKey> for ChatLoader {

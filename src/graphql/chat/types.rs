@@ -2,7 +2,7 @@
 //! daily usage, models, activity, the summary view and mutation payloads.
 
 use super::inputs::{direction_of, message_sort_keys, ChatMessageOrder};
-use super::loaders::{load_messages, MessagesKey};
+use super::loaders::{load_messages, load_session, MessagesKey};
 use crate::graphql::context::limits;
 use crate::graphql::error::{ApiResult, ResultExt};
 use crate::graphql::pagination::{ApiConnection, Page, SortDirection, DEFAULT_PAGE_SIZE};
@@ -195,6 +195,11 @@ impl ChatMessage {
     /// The session.
     async fn session_id(&self) -> Uuid {
         self.0.session_id
+    }
+    /// The conversation the message belongs to (loaded in one statement for
+    /// every message of a response).
+    async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ChatSession>> {
+        Ok(load_session(ctx, self.0.session_id).await?.map(ChatSession))
     }
     /// The client's message id (unique within the session).
     async fn client_id(&self) -> &str {

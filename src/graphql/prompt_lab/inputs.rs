@@ -3,12 +3,12 @@
 
 use crate::graphql::filter::{combine, opt};
 use crate::graphql::filter::{
-    BooleanFilter, DateTimeFilter, IntFilter, JsonFilter, StringFilter, UuidFilter,
+    BooleanFilter, DateTimeFilter, DecimalFilter, IntFilter, JsonFilter, StringFilter, UuidFilter,
 };
 pub use crate::graphql::ordering::{normalize_order, OrderEntry};
 use crate::graphql::ordering::{order_input, with_tiebreak};
 use crate::graphql::pagination::{SortDirection, SortKey};
-use async_graphql::{InputObject, Json};
+use async_graphql::{InputObject, Json, MaybeUndefined};
 use entity::prompt_lab::{prompt_answers, prompt_templates, prompts, test_results, user_favorites};
 use rust_decimal::Decimal;
 use sea_orm::Condition;
@@ -94,6 +94,88 @@ impl PromptTemplateWhere {
         c = opt(c, &self.category, |f| f.condition(C::Category));
         c = opt(c, &self.likes_count, |f| f.condition(C::LikesCount));
         c = opt(c, &self.uses_count, |f| f.condition(C::UsesCount));
+        c = opt(c, &self.created_at, |f| f.condition(C::CreatedAt));
+        combine(c, &self.and, &self.or, &self.not, Self::condition)
+    }
+}
+
+/// Which answers to return (always only those of prompts the viewer can
+/// see: their own and public ones).
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct PromptLabAnswerWhere {
+    /// Answer id.
+    pub id: Option<UuidFilter>,
+    /// The prompt.
+    pub prompt_id: Option<UuidFilter>,
+    /// The question's id.
+    pub question_id: Option<StringFilter>,
+    /// The question as asked.
+    pub question_text: Option<StringFilter>,
+    /// The answer.
+    pub answer: Option<StringFilter>,
+    /// Creation time.
+    pub created_at: Option<DateTimeFilter>,
+    /// All of these.
+    pub and: Option<Vec<PromptLabAnswerWhere>>,
+    /// Any of these.
+    pub or: Option<Vec<PromptLabAnswerWhere>>,
+    /// Not this.
+    pub not: Option<Box<PromptLabAnswerWhere>>,
+}
+
+impl PromptLabAnswerWhere {
+    /// The SQL condition.
+    pub fn condition(&self) -> Condition {
+        use prompt_answers::Column as C;
+        let mut c = Condition::all();
+        c = opt(c, &self.id, |f| f.condition(C::Id));
+        c = opt(c, &self.prompt_id, |f| f.condition(C::PromptId));
+        c = opt(c, &self.question_id, |f| f.condition(C::QuestionId));
+        c = opt(c, &self.question_text, |f| f.condition(C::QuestionText));
+        c = opt(c, &self.answer, |f| f.condition(C::Answer));
+        c = opt(c, &self.created_at, |f| f.condition(C::CreatedAt));
+        combine(c, &self.and, &self.or, &self.not, Self::condition)
+    }
+}
+
+/// Which test results to return (always only the viewer's own).
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct PromptLabTestResultWhere {
+    /// Test result id.
+    pub id: Option<UuidFilter>,
+    /// The prompt tested.
+    pub prompt_id: Option<UuidFilter>,
+    /// The model.
+    pub model: Option<StringFilter>,
+    /// Sampling temperature.
+    pub temperature: Option<DecimalFilter>,
+    /// Tokens spent.
+    pub tokens_used: Option<IntFilter>,
+    /// Response time in ms.
+    pub response_time_ms: Option<IntFilter>,
+    /// Creation time.
+    pub created_at: Option<DateTimeFilter>,
+    /// All of these.
+    pub and: Option<Vec<PromptLabTestResultWhere>>,
+    /// Any of these.
+    pub or: Option<Vec<PromptLabTestResultWhere>>,
+    /// Not this.
+    pub not: Option<Box<PromptLabTestResultWhere>>,
+}
+
+impl PromptLabTestResultWhere {
+    /// The SQL condition.
+    pub fn condition(&self) -> Condition {
+        use test_results::Column as C;
+        let mut c = Condition::all();
+        c = opt(c, &self.id, |f| f.condition(C::Id));
+        c = opt(c, &self.prompt_id, |f| f.condition(C::PromptId));
+        c = opt(c, &self.model, |f| f.condition(C::Model));
+        c = opt(c, &self.temperature, |f| f.condition(C::Temperature));
+        c = opt(c, &self.tokens_used, |f| f.condition(C::TokensUsed));
+        c = opt(c, &self.response_time_ms, |f| {
+            f.condition(C::ResponseTimeMs)
+        });
         c = opt(c, &self.created_at, |f| f.condition(C::CreatedAt));
         combine(c, &self.and, &self.or, &self.not, Self::condition)
     }
@@ -318,6 +400,18 @@ pub struct PublishTemplateInput {
     pub tags: Option<Vec<String>>,
 }
 
+/// Input of `updateTemplate`: the viewer's template; omitted fields stay as
+/// they are.
+#[derive(InputObject, Debug)]
+pub struct UpdateTemplateInput {
+    /// The template.
+    pub template_id: Uuid,
+    /// New category (not blank, at most 100 characters); null removes it.
+    pub category: MaybeUndefined<String>,
+    /// New tags (replacing the old ones; none blank).
+    pub tags: Option<Vec<String>>,
+}
+
 /// Declares the one-template input of a mutation.
 macro_rules! template_input {
     ($(#[$doc:meta])* $name:ident) => {
@@ -349,4 +443,8 @@ template_input!(
 template_input!(
     /// Input of `recordTemplateUse`.
     RecordTemplateUseInput
+);
+template_input!(
+    /// Input of `unpublishTemplate`.
+    UnpublishTemplateInput
 );

@@ -17,16 +17,19 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
 use inputs::{
     normalize_order, CreatePromptInput, DeletePromptInput, FavoriteTemplateInput,
-    LikeTemplateInput, PromptLabPromptOrder, PromptLabPromptWhere, PromptTemplateOrder,
+    LikeTemplateInput, PromptLabAnswerOrder, PromptLabAnswerWhere, PromptLabPromptOrder,
+    PromptLabPromptWhere, PromptLabTestResultOrder, PromptLabTestResultWhere, PromptTemplateOrder,
     PromptTemplateWhere, PublishTemplateInput, RecordTemplateUseInput, RecordTestResultInput,
-    UnfavoriteTemplateInput, UnlikeTemplateInput, UpdatePromptInput, PROMPT_DEFAULT_ORDER,
-    TEMPLATE_DEFAULT_ORDER,
+    UnfavoriteTemplateInput, UnlikeTemplateInput, UnpublishTemplateInput, UpdatePromptInput,
+    UpdateTemplateInput, ANSWER_DEFAULT_ORDER, PROMPT_DEFAULT_ORDER, TEMPLATE_DEFAULT_ORDER,
+    TEST_RESULT_DEFAULT_ORDER,
 };
 use types::{
     CreatePromptPayload, DeletePromptPayload, FavoriteTemplatePayload, LikeTemplatePayload,
-    PopularPromptTemplate, PromptLabPrompt, PromptTemplate, PromptTemplateFavorite,
-    PublishTemplatePayload, RecordTemplateUsePayload, RecordTestResultPayload,
-    UnfavoriteTemplatePayload, UnlikeTemplatePayload, UpdatePromptPayload,
+    PopularPromptTemplate, PromptLabAnswer, PromptLabPrompt, PromptLabTestResult, PromptTemplate,
+    PromptTemplateFavorite, PublishTemplatePayload, RecordTemplateUsePayload,
+    RecordTestResultPayload, UnfavoriteTemplatePayload, UnlikeTemplatePayload,
+    UnpublishTemplatePayload, UpdatePromptPayload, UpdateTemplatePayload,
 };
 use uuid::Uuid;
 
@@ -102,6 +105,53 @@ impl PromptLabQuery {
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, PROMPT_DEFAULT_ORDER);
         service::list_prompts(tx(ctx), None, true, filter, &order, &page, wants_total(ctx))
+            .await
+            .gql()
+    }
+
+    /// Answers the viewer can see: those of the viewer's prompts and of
+    /// public prompts (default: by question id). Page one prompt's answers
+    /// with `where: {promptId: {eq: ...}}`.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
+    )]
+    async fn prompt_lab_answers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(name = "where")] filter: Option<PromptLabAnswerWhere>,
+        order_by: Option<Vec<PromptLabAnswerOrder>>,
+    ) -> async_graphql::Result<ApiConnection<PromptLabAnswer>> {
+        let page = page(ctx, first, after, last, before).gql()?;
+        let order = normalize_order(order_by, ANSWER_DEFAULT_ORDER);
+        service::list_answers(tx(ctx), filter, &order, &page, wants_total(ctx))
+            .await
+            .gql()
+    }
+
+    /// The viewer's own test runs (default: newest first).
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "first.or(last).map_or(DEFAULT_PAGE_SIZE as usize, |n| n.max(0) as usize) * child_complexity"
+    )]
+    async fn prompt_lab_test_results(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(name = "where")] filter: Option<PromptLabTestResultWhere>,
+        order_by: Option<Vec<PromptLabTestResultOrder>>,
+    ) -> async_graphql::Result<ApiConnection<PromptLabTestResult>> {
+        require_user(ctx).gql()?;
+        let page = page(ctx, first, after, last, before).gql()?;
+        let order = normalize_order(order_by, TEST_RESULT_DEFAULT_ORDER);
+        service::list_test_results(tx(ctx), filter, &order, &page, wants_total(ctx))
             .await
             .gql()
     }
@@ -277,6 +327,31 @@ impl PromptLabMutation {
             .await
             .gql()?;
         Ok(PublishTemplatePayload { template })
+    }
+
+    /// Changes the category or tags of the viewer's template.
+    async fn update_template(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTemplateInput,
+    ) -> async_graphql::Result<UpdateTemplatePayload> {
+        let user = require_user(ctx).gql()?;
+        let template = service::update_template(tx(ctx), user, input).await.gql()?;
+        Ok(UpdateTemplatePayload { template })
+    }
+
+    /// Withdraws the viewer's template from the community: its prompt
+    /// becomes private again (likes, uses and favorites stay).
+    async fn unpublish_template(
+        &self,
+        ctx: &Context<'_>,
+        input: UnpublishTemplateInput,
+    ) -> async_graphql::Result<UnpublishTemplatePayload> {
+        let user = require_user(ctx).gql()?;
+        let template = service::unpublish_template(tx(ctx), user, input.template_id)
+            .await
+            .gql()?;
+        Ok(UnpublishTemplatePayload { template })
     }
 
     /// Likes a template (once per user: liking again changes nothing).

@@ -4,17 +4,20 @@
 //! commit together).
 
 use super::inputs::{
-    favorite_sort_keys, prompt_sort_keys, template_sort_keys, CreatePromptInput,
-    PromptLabPromptOrderField, PromptLabPromptWhere, PromptTemplateOrderField, PromptTemplateWhere,
-    PublishTemplateInput, RecordTestResultInput, UpdatePromptInput,
+    answer_sort_keys, favorite_sort_keys, prompt_sort_keys, template_sort_keys,
+    test_result_sort_keys, CreatePromptInput, PromptLabAnswerOrderField, PromptLabAnswerWhere,
+    PromptLabPromptOrderField, PromptLabPromptWhere, PromptLabTestResultOrderField,
+    PromptLabTestResultWhere, PromptTemplateOrderField, PromptTemplateWhere, PublishTemplateInput,
+    RecordTestResultInput, UpdatePromptInput, UpdateTemplateInput,
 };
 use super::types::{
-    PopularPromptTemplate, PromptLabPrompt, PromptLabTestResult, PromptTemplate,
+    PopularPromptTemplate, PromptLabAnswer, PromptLabPrompt, PromptLabTestResult, PromptTemplate,
     PromptTemplateFavorite,
 };
 use crate::graphql::error::{db_err, ApiError, ApiResult};
 use crate::graphql::pagination::{paginate, ApiConnection, Page, SortDirection};
-use entity::prompt_lab::{prompt_templates, prompts, test_results, user_favorites};
+use async_graphql::MaybeUndefined;
+use entity::prompt_lab::{prompt_answers, prompt_templates, prompts, test_results, user_favorites};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgBinOper;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -114,6 +117,53 @@ pub async fn list_prompts(
         page,
         with_total,
         PromptLabPrompt,
+    )
+    .await
+}
+
+/// A page of the answers the viewer can see (of their own and of public
+/// prompts: RLS) matching `filter`.
+pub async fn list_answers(
+    db: &impl ConnectionTrait,
+    filter: Option<PromptLabAnswerWhere>,
+    order: &[(PromptLabAnswerOrderField, SortDirection)],
+    page: &Page,
+    with_total: bool,
+) -> ApiResult<ApiConnection<PromptLabAnswer>> {
+    let mut select = prompt_answers::Entity::find();
+    if let Some(w) = filter {
+        select = select.filter(w.condition());
+    }
+    paginate(
+        db,
+        select,
+        &answer_sort_keys(order),
+        page,
+        with_total,
+        PromptLabAnswer,
+    )
+    .await
+}
+
+/// A page of the viewer's own test results (RLS) matching `filter`.
+pub async fn list_test_results(
+    db: &impl ConnectionTrait,
+    filter: Option<PromptLabTestResultWhere>,
+    order: &[(PromptLabTestResultOrderField, SortDirection)],
+    page: &Page,
+    with_total: bool,
+) -> ApiResult<ApiConnection<PromptLabTestResult>> {
+    let mut select = test_results::Entity::find();
+    if let Some(w) = filter {
+        select = select.filter(w.condition());
+    }
+    paginate(
+        db,
+        select,
+        &test_result_sort_keys(order),
+        page,
+        with_total,
+        PromptLabTestResult,
     )
     .await
 }
@@ -429,23 +479,8 @@ pub async fn publish_template(
     user: Uuid,
     input: PublishTemplateInput,
 ) -> ApiResult<PromptTemplate> {
-    let category = match input.category {
-        Some(c) => {
-            not_blank("category", &c)?;
-            max_chars("category", c.trim(), 100)?;
-            Some(c.trim().to_string())
-        }
-        None => None,
-    };
-    let tags: Vec<String> = input
-        .tags
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| t.trim().to_string())
-        .collect();
-    if tags.iter().any(String::is_empty) {
-        return Err(ApiError::bad_input("tags", "tags must not be blank"));
-    }
+    let category = input.category.map(check_category).transpose()?;
+    let tags = check_tags(input.tags.unwrap_or_default())?;
     // Owner only: a public prompt of someone else is as missing as a
     // private one.
     let published = prompts::Entity::update_many()
@@ -473,6 +508,91 @@ pub async fn publish_template(
         )),
         Err(other) => Err(other),
     }
+}
+
+/// A template category as stored: trimmed, not blank, at most 100
+/// characters.
+fn check_category(category: String) -> ApiResult<String> {
+    not_blank("category", &category)?;
+    max_chars("category", category.trim(), 100)?;
+    Ok(category.trim().to_string())
+}
+
+/// Template tags as stored: trimmed, none blank.
+fn check_tags(tags: Vec<String>) -> ApiResult<Vec<String>> {
+    let tags: Vec<String> = tags.into_iter().map(|t| t.trim().to_string()).collect();
+    if tags.iter().any(String::is_empty) {
+        return Err(ApiError::bad_input("tags", "tags must not be blank"));
+    }
+    Ok(tags)
+}
+
+/// The template `id` if the viewer may see it (NOT_FOUND otherwise) and is
+/// its author (FORBIDDEN otherwise: a published template of someone else).
+async fn own_template(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    id: Uuid,
+) -> ApiResult<prompt_templates::Model> {
+    let template = visible_template(db, id).await?.0;
+    if template.user_id != user {
+        return Err(ApiError::Forbidden(
+            "only the author may change a template".into(),
+        ));
+    }
+    Ok(template)
+}
+
+/// Changes the category and tags of `user`'s template (the database's
+/// policy and column grants allow nothing else).
+pub async fn update_template(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    input: UpdateTemplateInput,
+) -> ApiResult<PromptTemplate> {
+    let category = match input.category {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(c) => Some(Some(check_category(c)?)),
+    };
+    let tags = input.tags.map(check_tags).transpose()?;
+    let existing = own_template(db, user, input.template_id).await?;
+    if category.is_none() && tags.is_none() {
+        return Ok(PromptTemplate(existing));
+    }
+    let mut row: prompt_templates::ActiveModel = existing.into();
+    if let Some(category) = category {
+        row.category = Set(category);
+    }
+    if let Some(tags) = tags {
+        row.tags = Set(tags);
+    }
+    // RLS would hide another author's row from the UPDATE too.
+    let row = row.update(db).await.map_err(|e| match e {
+        sea_orm::DbErr::RecordNotUpdated => ApiError::NotFound("prompt template"),
+        other => db_err(other),
+    })?;
+    Ok(PromptTemplate(row))
+}
+
+/// Unpublishes `user`'s template: its prompt becomes private (a template is
+/// published exactly when its prompt is public), so only the author sees
+/// either; likes, uses and favorites stay. Unpublishing again changes
+/// nothing.
+pub async fn unpublish_template(
+    db: &impl ConnectionTrait,
+    user: Uuid,
+    id: Uuid,
+) -> ApiResult<PromptTemplate> {
+    let template = own_template(db, user, id).await?;
+    prompts::Entity::update_many()
+        .col_expr(prompts::Column::IsPublic, Expr::value(false))
+        .filter(prompts::Column::Id.eq(template.prompt_id))
+        .filter(prompts::Column::UserId.eq(user))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    visible_template(db, id).await
 }
 
 /// Runs `SELECT fn($1)` for a template id (the like/use counters).

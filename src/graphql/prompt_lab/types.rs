@@ -402,6 +402,20 @@ pub struct PublishTemplatePayload {
     pub template: PromptTemplate,
 }
 
+/// The result of `updateTemplate`.
+#[derive(SimpleObject)]
+pub struct UpdateTemplatePayload {
+    /// The changed template.
+    pub template: PromptTemplate,
+}
+
+/// The result of `unpublishTemplate`.
+#[derive(SimpleObject)]
+pub struct UnpublishTemplatePayload {
+    /// The template, now visible to its author only.
+    pub template: PromptTemplate,
+}
+
 /// The result of `likeTemplate`.
 #[derive(SimpleObject)]
 pub struct LikeTemplatePayload {
