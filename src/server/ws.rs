@@ -33,6 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// Initial read buffer of a websocket connection.
+const WS_READ_BUFFER: usize = 4 * 1024;
 /// How long a client has to send `connection_init`.
 const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events handled in one delivery at most.
@@ -55,8 +57,16 @@ pub(super) async fn graphql_ws(
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
     let legacy = is_legacy(&headers);
+    let max_message = app.limits.max_body_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // Small buffers that grow on demand: tungstenite's 128 KiB defaults
+        // cost ~140 KiB per idle connection (1.4 GB at 10,000).
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        // Incoming messages are bounded like HTTP bodies.
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| serve_ws(app, protocol, legacy, socket))
 }
 
@@ -431,13 +441,50 @@ impl Executor for WsExecutor {
         request: Request,
         _session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
+        // Each operation runs in a task of its own and hands its responses
+        // over through a small outbox. async-graphql polls operations only
+        // while the socket accepts writes, so work done inside that poll
+        // loop would hold its database connection for as long as a slow
+        // client keeps the socket full, and a few slow clients would starve
+        // the pool for everyone. In a task, a delivery finishes its
+        // transaction first and only then waits for the outbox; a client
+        // that keeps it full fills its hub buffer and is told it lagged.
         let this = self.clone();
-        match operation_type(&request) {
-            Some(OperationType::Subscription) => this.subscribe(request).boxed(),
-            // Queries, mutations, and requests that do not parse (the
-            // schema reports why).
-            _ => futures_util::stream::once(async move { this.one_shot(request).await }).boxed(),
-        }
+        let (outbox, responses) = tokio::sync::mpsc::channel(OUTBOX);
+        let task = tokio::spawn(async move {
+            let mut produced = match operation_type(&request) {
+                Some(OperationType::Subscription) => this.subscribe(request).boxed(),
+                // Queries, mutations, and requests that do not parse (the
+                // schema reports why).
+                _ => {
+                    futures_util::stream::once(async move { this.one_shot(request).await }).boxed()
+                }
+            };
+            while let Some(response) = produced.next().await {
+                if outbox.send(response).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let guard = AbortOnDrop(task.abort_handle());
+        futures_util::stream::unfold((responses, guard), |(mut responses, guard)| async move {
+            let response = responses.recv().await?;
+            Some((response, (responses, guard)))
+        })
+        .boxed()
+    }
+}
+
+/// Responses an operation may have ready before the socket takes them.
+const OUTBOX: usize = 8;
+
+/// Stops an operation's task when async-graphql drops its stream (the client
+/// stopped it, or the connection ended).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
