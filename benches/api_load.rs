@@ -280,7 +280,7 @@ async fn run_load(
 }
 
 // ---------------------------------------------------------------------------
-// Statement capture and pgbench
+// pgbench (statement capture: common)
 // ---------------------------------------------------------------------------
 
 /// The captured statements as a pgbench script: parameters equal to one of

@@ -13,11 +13,13 @@
 //!    seed message, so the set-up's catch-up read sends the seed back, which
 //!    tells the client its subscription is registered. RSS with them held.
 //! 4. Commit-to-delivery latency, one event for one subscriber among the
-//!    10,000: sequential single-message inserts into a random conversation.
+//!    10,000: sequential single-message inserts into a random conversation;
+//!    then the statements of one delivery (`log_statement = all`).
 //! 5. Fan-out: the 1,000 members also subscribe `alerts(workspaceId, after)`
 //!    on their connection; one `analytics.alert_history` row per round.
 //! 6. Sustained events: writers insert messages into random conversations at
-//!    stepped rates, then unthrottled; deliveries are counted against inserts.
+//!    stepped rates, then unthrottled; deliveries are counted against inserts,
+//!    and `/readyz` is timed as the writers stop and after the drain.
 //! 7. Closes every connection; RSS after.
 //!
 //! `cargo bench --bench live_load` prints the figures; docs/benchmarks.md
@@ -26,7 +28,10 @@
 //! `BENCH_STAGE_SECS` (10), `BENCH_RATES` (`100,250,500,1000,max`),
 //! `BENCH_WRITERS` (4), `BENCH_POOL_SIZE` (the gateway's `DB_POOL_SIZE`;
 //! unset: the gateway's default), `BENCH_CONNECT_CONCURRENCY` (200
-//! subscriptions being set up at once at most).
+//! subscriptions being set up at once at most), `BENCH_DRAIN_SECS` (15: how
+//! long a stage waits for one more delivery after its writers stop),
+//! `BENCH_IDLE_SECS` (15), `BENCH_GATEWAY_LOG` (the gateway's `RUST_LOG`,
+//! `warn`).
 
 #[path = "common/mod.rs"]
 mod common;

@@ -40,6 +40,16 @@ pub struct LiveConfig {
         default_value_t = 15_000
     )]
     pub keepalive_ms: u64,
+    /// Subscription deliveries that may hold a database connection at once;
+    /// the others wait in line outside the pool, which keeps room for HTTP
+    /// requests and keeps thousands of subscribers from all waiting on the
+    /// pool at once.
+    #[arg(
+        long = "live-delivery-concurrency",
+        env = "LIVE_DELIVERY_CONCURRENCY",
+        default_value_t = 8
+    )]
+    pub delivery_concurrency: usize,
 }
 
 impl Default for LiveConfig {
@@ -49,6 +59,7 @@ impl Default for LiveConfig {
             max_connections_per_user: 20,
             buffer: 256,
             keepalive_ms: 15_000,
+            delivery_concurrency: 8,
         }
     }
 }
@@ -63,6 +74,8 @@ pub struct Live {
     pub stats: ListenerStats,
     /// Limits.
     pub config: LiveConfig,
+    /// Permits to run a delivery (see [`LiveConfig::delivery_concurrency`]).
+    pub deliveries: Arc<tokio::sync::Semaphore>,
     connections: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
 
@@ -75,6 +88,9 @@ impl Live {
         Live {
             hub,
             stats,
+            deliveries: Arc::new(tokio::sync::Semaphore::new(
+                config.delivery_concurrency.max(1),
+            )),
             config,
             connections: Arc::default(),
         }

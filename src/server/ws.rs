@@ -400,6 +400,8 @@ impl WsExecutor {
         template: &Template,
         phase: LivePhase,
     ) -> (Vec<Response>, LiveOutput) {
+        // Wait in line here, not in the pool (see LiveConfig).
+        let _permit = self.app.live.deliveries.clone().acquire_owned().await;
         let tx = RequestTx::new(
             self.app.db.clone(),
             self.viewer.clone(),
