@@ -21,7 +21,7 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use gateway::auth::{AuthConfig, Authenticator, Role};
+use gateway::auth::Role;
 use gateway::db::embedded::{find_bin_dir, Cluster, ClusterOptions};
 use sea_orm::sqlx::{self, Connection, PgConnection, Row};
 use std::collections::HashMap;
@@ -517,14 +517,7 @@ fn main() {
         );
 
         // --- tokens -----------------------------------------------------------
-        let auth = Authenticator::new(&AuthConfig {
-            jwt_secret: Some(SECRET.to_string()),
-            jwks_file: None,
-            audience: "authenticated".to_string(),
-            issuer: None,
-            leeway_secs: 30,
-        })
-        .expect("authenticator");
+        let auth = hs256_authenticator(SECRET);
         let rows = sqlx::query(
             "SELECT u.id, array_agg(s.id ORDER BY s.created_at DESC, s.id DESC)
              FROM public.bench_users AS u JOIN lift.sessions AS s ON s.user_id = u.id

@@ -38,7 +38,7 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gateway::auth::{AuthConfig, Authenticator, Role};
+use gateway::auth::Role;
 use gateway::db::embedded::{Cluster, ClusterOptions};
 use gateway::live::Cursor;
 use sea_orm::sqlx::{self, Connection, PgConnection, Row};
@@ -628,14 +628,7 @@ async fn run(cluster: &Cluster, s: &Settings) {
     exec(&mut admin, &load_sql(s.users)).await;
     let workspace = create_workspace(&mut admin, s.members).await;
     exec(&mut admin, "VACUUM ANALYZE").await;
-    let auth = Authenticator::new(&AuthConfig {
-        jwt_secret: Some(SECRET.to_string()),
-        jwks_file: None,
-        audience: "authenticated".to_string(),
-        issuer: None,
-        leeway_secs: 30,
-    })
-    .expect("authenticator");
+    let auth = hs256_authenticator(SECRET);
     let rows = sqlx::query(
         "SELECT u.id, s.id FROM public.bench_users AS u
          JOIN chat.chat_sessions AS s ON s.user_id = u.id ORDER BY u.n",

@@ -503,3 +503,16 @@ pub async fn capture(
     exec(admin, "SELECT pg_reload_conf()").await;
     statements
 }
+
+/// The benches' token minting: HS256 with `secret`, audience
+/// `authenticated`, the gateway's default leeway.
+pub fn hs256_authenticator(secret: &str) -> gateway::auth::Authenticator {
+    gateway::auth::Authenticator::new(&gateway::auth::AuthConfig {
+        jwt_secret: Some(secret.to_string()),
+        jwks_file: None,
+        audience: "authenticated".to_string(),
+        issuer: None,
+        leeway_secs: 30,
+    })
+    .expect("authenticator")
+}

@@ -173,6 +173,15 @@ async fn live_request<'a>(
     Ok((phase.clone(), tx, slot))
 }
 
+/// UNAUTHENTICATED unless the viewer is a signed-in user or the service
+/// role: nothing followable is public.
+pub fn require_signed_in(viewer: &Viewer) -> ApiResult<()> {
+    if viewer.user_id.is_none() && viewer.role != crate::auth::Role::ServiceRole {
+        return Err(ApiError::Unauthenticated("sign in first".into()));
+    }
+    Ok(())
+}
+
 /// Parses a client's `after` cursor.
 pub fn parse_after(after: Option<&str>) -> ApiResult<Option<Cursor>> {
     after

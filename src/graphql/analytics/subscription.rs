@@ -4,8 +4,10 @@
 use super::service::visible_workspace;
 use super::types::AnalyticsAlert;
 use crate::auth::Viewer;
-use crate::graphql::error::{ApiError, ApiResult, ResultExt};
-use crate::graphql::live::{cursor_of, event_ids, parse_after, row_feed, select_raw, RowFeed};
+use crate::graphql::error::{ApiResult, ResultExt};
+use crate::graphql::live::{
+    cursor_of, event_ids, parse_after, require_signed_in, row_feed, select_raw, RowFeed,
+};
 use crate::live::{Cursor, Filter, Key, LiveEvent};
 use async_graphql::{Context, SimpleObject, Subscription};
 use entity::analytics::alert_history;
@@ -68,9 +70,7 @@ impl RowFeed for AlertsFeed {
     type Item = AnalyticsAlertEvent;
 
     async fn route(&self, tx: &DatabaseTransaction, viewer: &Viewer) -> ApiResult<(Key, Filter)> {
-        if viewer.user_id.is_none() && viewer.role != crate::auth::Role::ServiceRole {
-            return Err(ApiError::Unauthenticated("sign in first".into()));
-        }
+        require_signed_in(viewer)?;
         // Membership, by RLS: a non-member does not see the workspace.
         visible_workspace(tx, self.workspace_id).await?;
         let filter: Filter = Arc::new(|e: &LiveEvent| e.is_insert_into(ALERTS));

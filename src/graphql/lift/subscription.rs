@@ -5,7 +5,7 @@ use super::service::get_session;
 use super::types::LiftSession;
 use crate::auth::Viewer;
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
-use crate::graphql::live::{state_feed, StateFeed};
+use crate::graphql::live::{require_signed_in, state_feed, StateFeed};
 use crate::live::{Filter, Key, LiveEvent};
 use async_graphql::{Context, Subscription};
 use futures_util::Stream;
@@ -40,9 +40,7 @@ impl StateFeed for SessionFeed {
     type Item = LiftSession;
 
     async fn route(&self, tx: &DatabaseTransaction, viewer: &Viewer) -> ApiResult<(Key, Filter)> {
-        if viewer.user_id.is_none() && viewer.role != crate::auth::Role::ServiceRole {
-            return Err(ApiError::Unauthenticated("sign in first".into()));
-        }
+        require_signed_in(viewer)?;
         // RLS: another user's (or a missing) session is not found.
         get_session(tx, self.id)
             .await?
