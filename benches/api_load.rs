@@ -1,20 +1,35 @@
-//! API load figures: the real `gateway serve` process over a throwaway cluster
-//! loaded with 1,000 users x 20 lift sessions x (5 revisions + 5 drafts),
-//! driven at concurrency 32 with two read queries (Q1: a user's sessions with
-//! nested drafts and revisions; Q2: one session with its drafts), then the
-//! same SQL through pgbench as the ceiling.
+//! API load figures: the real `gateway serve` process over a throwaway
+//! cluster, driven at concurrency 32 with up to four scenarios, then the same
+//! SQL through pgbench as each scenario's ceiling:
+//!
+//! - Q1: a user's 20 lift sessions with nested drafts and revisions;
+//! - Q2: one lift session with its drafts;
+//! - Q3: a user's chat history: the 20 most recently updated conversations,
+//!   each with its 20 newest messages;
+//! - M1: `sendChatMessage` into a random existing conversation of the user
+//!   (both messages, the session stats triggers and today's usage in one
+//!   transaction).
+//!
+//! Data (set-based SQL): 1,000 users; for Q1/Q2 20 lift sessions each with 5
+//! revisions + 5 drafts; for Q3/M1 20 chat conversations each with 40
+//! messages (user ~270 bytes, assistant ~580 bytes), subscription tiers
+//! 70% free, 20% pro, 10% enterprise. Only the data of the selected
+//! scenarios is loaded.
 //!
 //! `cargo bench --bench api_load` prints the figures; docs/benchmarks.md
-//! records them. Environment: `BENCH_SECS` (20), `BENCH_CONCURRENCY` (32),
-//! `BENCH_POOL_SIZES` (comma-separated `DB_POOL_SIZE` values to run the
-//! gateway with, default 8; the last one is the one reported against
-//! pgbench).
+//! records them. Environment: `BENCH_QUERIES` (comma-separated subset of
+//! `q1,q2,q3,m1`, default all, run in that order), `BENCH_SECS` (20),
+//! `BENCH_CONCURRENCY` (32), `BENCH_POOL_SIZES` (comma-separated
+//! `DB_POOL_SIZE` values to run the gateway with, default 8; the last one is
+//! the one reported against pgbench).
 //!
 //! The pgbench scripts are not written by hand: the bench turns
-//! `log_statement = all` on, runs Q1 and Q2 once through the gateway, reads the
-//! statements (with their bound parameters) back from the server log, and
-//! replaces the viewer's id, claims and session ids by pgbench variables
-//! picked per transaction from helper tables.
+//! `log_statement = all` on, runs each scenario once through the gateway,
+//! reads the statements (with their bound parameters) back from the server
+//! log, and replaces the viewer's id, claims and session ids (M1: also the
+//! client message ids, the completion id and the two message timestamps) by
+//! pgbench variables picked, or made fresh, per transaction by one lookup of
+//! a helper table.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -34,6 +49,7 @@ use uuid::Uuid;
 const DB_NAME: &str = "bench_api";
 const USERS: usize = 1_000;
 const SESSIONS_PER_USER: usize = 20;
+const MESSAGES_PER_SESSION: usize = 40;
 const SECRET: &str = "api-load-bench-secret-not-for-production";
 const STATEMENT_TIMEOUT_MS: u64 = 5000;
 
@@ -41,11 +57,27 @@ const Q1: &str = "query Q1 { liftSessions(first: 20, orderBy: [{field: CREATED_A
 
 const Q2: &str = "query Q2($id: UUID!) { liftSession(id: $id) { id status createdAt drafts(first: 5, orderBy: [{field: DRAFT_NUMBER, direction: DESC}]) { nodes { id draftNumber codeContent syntaxValid astValid } } } }";
 
+const Q3: &str = "query Q3 { chatSessions(first: 20, orderBy: [{field: UPDATED_AT, direction: DESC}]) { nodes { id title messageCount lastMessageTimestamp updatedAt messages(first: 20, orderBy: [{field: TIMESTAMP, direction: DESC}]) { nodes { id role content model timestamp } } } } }";
+
+const M1: &str = "mutation M1($input: SendChatMessageInput!) { sendChatMessage(input: $input) { session { id messageCount totalTokens lastMessageTimestamp updatedAt } userMessage { id clientId timestamp } assistantMessage { id clientId timestamp } usageToday { messagesSent messagesReceived totalTokens } } }";
+
+/// The model of every chat message: a free-tier model, so every tier may use
+/// it (tiers are cumulative).
+const CHAT_MODEL: &str = "deepseek/deepseek-r1-0528:free";
+
+/// The user's side of every exchange (loaded and sent; ~270 bytes).
+const USER_TEXT: &str = "I am importing orders in batches of five hundred rows. When a batch fails halfway, how do I retry it with exponential backoff without writing duplicate rows to the warehouse, and how do I report the rows that still fail back to the user who started the import?";
+
+/// The assistant's side of every exchange (~580 bytes).
+const ASSISTANT_TEXT: &str = "Give every batch an idempotency key and store it with the rows, in the same transaction as the rows themselves. On a retry the insert skips rows whose key is already stored, so a batch that failed halfway can be replayed safely. Back off exponentially with jitter (1, 2, 4 and 8 seconds plus a random fraction) and give up after five attempts. Collect the rows that still fail in a rejects table with the error text and the batch key, and show the user a summary with a link to download them. Keep batches small enough that one retry stays well under the statement timeout.";
+
 // ---------------------------------------------------------------------------
 // Data
 // ---------------------------------------------------------------------------
 
-const LOAD_SQL: &str = r#"
+/// The bench users (the `auth.users` triggers create `public.users` and the
+/// chat profiles) and their numbering.
+const USERS_SQL: &str = r#"
 INSERT INTO auth.users (id, email, raw_user_meta_data, created_at, updated_at)
 SELECT gen_random_uuid(), 'bench' || g || '@example.com',
        jsonb_build_object('full_name', 'Bench User ' || g),
@@ -55,7 +87,10 @@ FROM generate_series(1, 1000) AS g;
 CREATE TABLE public.bench_users AS
 SELECT (row_number() OVER (ORDER BY u.id))::int AS n, u.id
 FROM auth.users AS u WHERE u.email LIKE 'bench%@example.com';
+"#;
 
+/// Q1/Q2: 20 lift sessions per user, 5 revisions and 5 drafts per session.
+const LIFT_SQL: &str = r#"
 -- Bulk load of derived rows: the counters and numbers are supplied, so the
 -- per-row triggers (numbering, counters) and FK checks are skipped.
 SET session_replication_role = replica;
@@ -127,30 +162,278 @@ FROM lift.session_revisions AS r;
 RESET session_replication_role;
 "#;
 
+/// Q3/M1: tiers, 20 conversations per user, 40 messages per conversation
+/// (user and assistant in turn, two minutes apart). `{user_text}`,
+/// `{assistant_text}` and `{model}` are filled in by [`chat_sql`].
+const CHAT_SQL: &str = r#"
+UPDATE chat.profiles AS p
+SET subscription_tier = CASE WHEN u.n % 10 < 7 THEN 'free' WHEN u.n % 10 < 9 THEN 'pro'
+                             ELSE 'enterprise' END
+FROM public.bench_users AS u WHERE p.id = u.id;
+
+-- Bulk load with the per-row triggers (session stats, live NOTIFY) and FK
+-- checks skipped; the stats are computed from the messages afterwards.
+SET session_replication_role = replica;
+
+INSERT INTO chat.chat_sessions (id, user_id, client_id, title, created_at, updated_at, last_activity)
+SELECT gen_random_uuid(), u.id, 'conv-' || s, 'Order import retries, part ' || s,
+       t.at, t.at, t.at
+FROM public.bench_users AS u CROSS JOIN generate_series(1, {sessions}) AS s
+CROSS JOIN LATERAL (SELECT now() - make_interval(days => 200 - s * 9, mins => u.n % 600) AS at) AS t;
+
+INSERT INTO chat.chat_messages (session_id, user_id, client_id, role, content, model, input_tokens,
+                                output_tokens, completion_id, user_message_id, elapsed_ms,
+                                message_timestamp, created_at)
+SELECT s.id, s.user_id, 'msg-' || m,
+       CASE WHEN m % 2 = 1 THEN 'user' ELSE 'assistant' END,
+       CASE WHEN m % 2 = 1 THEN '{user_text} (question ' || m || ')'
+            ELSE '{assistant_text} (answer ' || m || ')' END,
+       '{model}',
+       CASE WHEN m % 2 = 1 THEN 40 + m % 30 ELSE 0 END,
+       CASE WHEN m % 2 = 0 THEN 120 + (m * 7) % 80 ELSE 0 END,
+       CASE WHEN m % 2 = 0 THEN 'gen-' || gen_random_uuid() END,
+       CASE WHEN m % 2 = 0 THEN 'msg-' || (m - 1) END,
+       CASE WHEN m % 2 = 0 THEN 900 + (m * 37) % 2000 END,
+       s.created_at + make_interval(mins => m * 2), s.created_at + make_interval(mins => m * 2)
+FROM chat.chat_sessions AS s CROSS JOIN generate_series(1, {messages}) AS m;
+
+-- What update_session_stats would have left: counts, tokens, the latest
+-- message's preview, model and time (also updated_at / last_activity, as the
+-- BEFORE UPDATE trigger stamps them at each message).
+UPDATE chat.chat_sessions AS s
+SET message_count = a.n, total_tokens = a.tokens, last_message_timestamp = a.last_at,
+    last_message_preview = a.preview, last_model = a.model,
+    updated_at = a.last_at, last_activity = a.last_at
+FROM (SELECT session_id, count(*)::int AS n, sum(total_tokens) AS tokens,
+             max(message_timestamp) AS last_at,
+             (array_agg(left(content, 100) ORDER BY message_timestamp DESC, created_at DESC, id DESC))[1] AS preview,
+             (array_agg(model ORDER BY message_timestamp DESC, created_at DESC, id DESC)
+                FILTER (WHERE model IS NOT NULL))[1] AS model
+      FROM chat.chat_messages GROUP BY session_id) AS a
+WHERE s.id = a.session_id;
+
+RESET session_replication_role;
+"#;
+
+fn chat_sql() -> String {
+    CHAT_SQL
+        .replace("{user_text}", USER_TEXT)
+        .replace("{assistant_text}", ASSISTANT_TEXT)
+        .replace("{model}", CHAT_MODEL)
+        .replace("{sessions}", &SESSIONS_PER_USER.to_string())
+        .replace("{messages}", &MESSAGES_PER_SESSION.to_string())
+}
+
+/// The data a scenario reads and writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Domain {
+    Lift,
+    Chat,
+}
+
+impl Domain {
+    /// The sessions table and the order the list queries use (Q1: newest
+    /// created first; Q3: most recently updated first).
+    fn sessions(self) -> (&'static str, &'static str) {
+        match self {
+            Domain::Lift => ("lift.sessions", "s.created_at DESC, s.id DESC"),
+            Domain::Chat => ("chat.chat_sessions", "s.updated_at DESC, s.id DESC"),
+        }
+    }
+
+    /// The helper tables for pgbench: (users with their sessions, sessions
+    /// with their user).
+    fn helper_tables(self) -> (&'static str, &'static str) {
+        match self {
+            Domain::Lift => ("public.bench_user_pages", "public.bench_sessions"),
+            Domain::Chat => ("public.bench_chat_pages", "public.bench_chat_sessions"),
+        }
+    }
+}
+
 /// Helper tables for pgbench (read as the `gateway` role before each
-/// transaction): users with their claims and their 20 sessions, newest first,
-/// and every session with its owner.
-fn helper_sql(exp: u64, iat: u64) -> String {
+/// transaction): users with their claims and their 20 sessions in the list
+/// query's order, and every session with its owner.
+fn helper_sql(domain: Domain, exp: u64, iat: u64) -> String {
     let claims = format!(
         "format('{{\"aud\":\"authenticated\",\"exp\":{exp},\"iat\":{iat},\"role\":\"authenticated\",\"sub\":\"%s\"}}', u.id)"
     );
+    let (source, order) = domain.sessions();
+    let (pages, sessions) = domain.helper_tables();
     let cols: Vec<String> = (1..=SESSIONS_PER_USER)
-        .map(|k| format!("(array_agg(s.id ORDER BY s.created_at DESC, s.id DESC))[{k}] AS s{k}"))
+        .map(|k| format!("(array_agg(s.id ORDER BY {order}))[{k}] AS s{k}"))
         .collect();
     format!(
-        "CREATE TABLE public.bench_user_pages AS
+        "CREATE TABLE {pages} AS
          SELECT u.n, u.id, {claims} AS claims, {cols}
-         FROM public.bench_users AS u JOIN lift.sessions AS s ON s.user_id = u.id
+         FROM public.bench_users AS u JOIN {source} AS s ON s.user_id = u.id
          GROUP BY u.n, u.id;
-         ALTER TABLE public.bench_user_pages ADD PRIMARY KEY (n);
-         CREATE TABLE public.bench_sessions AS
+         ALTER TABLE {pages} ADD PRIMARY KEY (n);
+         CREATE TABLE {sessions} AS
          SELECT (row_number() OVER (ORDER BY s.id))::int AS n, s.id, s.user_id,
                 {claims} AS claims
-         FROM lift.sessions AS s JOIN public.bench_users AS u ON u.id = s.user_id;
-         ALTER TABLE public.bench_sessions ADD PRIMARY KEY (n);
-         GRANT SELECT ON public.bench_user_pages, public.bench_sessions TO gateway;",
+         FROM {source} AS s JOIN public.bench_users AS u ON u.id = s.user_id;
+         ALTER TABLE {sessions} ADD PRIMARY KEY (n);
+         GRANT SELECT ON {pages}, {sessions} TO gateway;",
         cols = cols.join(", ")
     )
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Scenario {
+    Q1,
+    Q2,
+    Q3,
+    M1,
+}
+
+impl Scenario {
+    const ALL: [Scenario; 4] = [Scenario::Q1, Scenario::Q2, Scenario::Q3, Scenario::M1];
+
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Q1 => "Q1",
+            Scenario::Q2 => "Q2",
+            Scenario::Q3 => "Q3",
+            Scenario::M1 => "M1",
+        }
+    }
+
+    /// `BENCH_QUERIES`: a comma-separated subset of `q1,q2,q3,m1` (any
+    /// case), run in that order; all when unset or empty.
+    fn selected() -> Vec<Scenario> {
+        let wanted: Vec<String> = std::env::var("BENCH_QUERIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_ascii_uppercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for w in &wanted {
+            assert!(
+                Self::ALL.iter().any(|s| s.name() == w),
+                "BENCH_QUERIES: unknown scenario {w:?} (expected q1, q2, q3, m1)"
+            );
+        }
+        Self::ALL
+            .into_iter()
+            .filter(|s| wanted.is_empty() || wanted.iter().any(|w| w == s.name()))
+            .collect()
+    }
+
+    fn domain(self) -> Domain {
+        match self {
+            Scenario::Q1 | Scenario::Q2 => Domain::Lift,
+            Scenario::Q3 | Scenario::M1 => Domain::Chat,
+        }
+    }
+
+    /// One random session of the user (Q2, M1), or the user's list (Q1, Q3).
+    fn one_session(self) -> bool {
+        matches!(self, Scenario::Q2 | Scenario::M1)
+    }
+
+    fn body(self, pick: &Pick) -> String {
+        let body = match self {
+            Scenario::Q1 => serde_json::json!({ "query": Q1 }),
+            Scenario::Q2 => serde_json::json!({ "query": Q2, "variables": { "id": pick.session } }),
+            Scenario::Q3 => serde_json::json!({ "query": Q3 }),
+            Scenario::M1 => serde_json::json!({ "query": M1, "variables": { "input": {
+                "sessionId": pick.session,
+                "model": CHAT_MODEL,
+                "message": {
+                    "clientId": pick.fresh.user_message,
+                    "content": USER_TEXT,
+                    "inputTokens": 58,
+                },
+                "response": {
+                    "clientId": pick.fresh.assistant_message,
+                    "content": ASSISTANT_TEXT,
+                    "outputTokens": 131,
+                    "completionId": pick.fresh.completion,
+                    "elapsedMs": 1840,
+                },
+            } } }),
+        };
+        body.to_string()
+    }
+
+    /// The script's first line: picks this transaction's user (and session)
+    /// from a helper table, and for M1 makes the fresh values, before BEGIN.
+    fn lookup(self) -> String {
+        let (pages, sessions) = self.domain().helper_tables();
+        if !self.one_session() {
+            let cols: Vec<String> = (1..=SESSIONS_PER_USER).map(|k| format!("s{k}")).collect();
+            return format!(
+                "\\set n random(1, {USERS})\nSELECT id AS uid, claims, {} FROM {pages} WHERE n = :n \\gset",
+                cols.join(", ")
+            );
+        }
+        let (fresh, clock) = if self == Scenario::M1 {
+            (
+                ", gen_random_uuid()::text AS ucid, gen_random_uuid()::text AS acid, \
+                 'gen-' || gen_random_uuid() AS ccid, t.at AS t1, t.at + interval '1 microsecond' AS t2",
+                ", clock_timestamp() AS t(at)",
+            )
+        } else {
+            ("", "")
+        };
+        format!(
+            "\\set n random(1, {})\nSELECT s.id AS sid, s.user_id AS uid, s.claims{fresh} FROM {sessions} AS s{clock} WHERE s.n = :n \\gset",
+            USERS * SESSIONS_PER_USER
+        )
+    }
+
+    /// The pgbench variable each captured parameter value of `pick`'s
+    /// request stands for; other values stay literals.
+    fn variables(self, pick: &Pick, captured: &[Captured]) -> HashMap<String, String> {
+        let uid = pick.user.id.to_string();
+        let params = || captured.iter().flat_map(|st| st.params.iter().flatten());
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert(uid.clone(), "uid".into());
+        for v in params().filter(|v| v.starts_with('{') && v.contains(&uid)) {
+            vars.insert(v.clone(), "claims".into());
+        }
+        if self.one_session() {
+            vars.insert(pick.session.to_string(), "sid".into());
+        } else {
+            for (k, s) in pick.user.sessions(self.domain()).iter().enumerate() {
+                vars.insert(s.to_string(), format!("s{}", k + 1));
+            }
+        }
+        if self == Scenario::M1 {
+            vars.insert(pick.fresh.user_message.clone(), "ucid".into());
+            vars.insert(pick.fresh.assistant_message.clone(), "acid".into());
+            vars.insert(pick.fresh.completion.clone(), "ccid".into());
+            // The gateway stamps the question and the answer itself.
+            let mut stamps: Vec<&String> = params().filter(|v| looks_like_timestamp(v)).collect();
+            stamps.sort();
+            stamps.dedup();
+            assert_eq!(
+                stamps.len(),
+                2,
+                "M1: expected the two message timestamps among the parameters, found {stamps:?}"
+            );
+            vars.insert(stamps[0].clone(), "t1".into());
+            vars.insert(stamps[1].clone(), "t2".into());
+        }
+        vars
+    }
+}
+
+/// `YYYY-MM-DD HH:MI:SS...` (how the server logs a timestamptz parameter).
+fn looks_like_timestamp(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() >= 19
+        && b.iter().enumerate().take(19).all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 // ---------------------------------------------------------------------------
@@ -160,23 +443,67 @@ fn helper_sql(exp: u64, iat: u64) -> String {
 struct User {
     id: Uuid,
     bearer: String,
-    sessions: Vec<Uuid>,
+    /// Lift sessions, newest created first (empty unless Q1/Q2 run).
+    lift_sessions: Vec<Uuid>,
+    /// Chat sessions, most recently updated first at load time (empty
+    /// unless Q3/M1 run).
+    chat_sessions: Vec<Uuid>,
 }
 
-#[derive(Clone, Copy)]
-enum Query {
-    Q1,
-    Q2,
-}
-
-impl Query {
-    fn body(self, session: Uuid) -> String {
-        match self {
-            Query::Q1 => serde_json::json!({ "query": Q1 }).to_string(),
-            Query::Q2 => {
-                serde_json::json!({ "query": Q2, "variables": { "id": session } }).to_string()
-            }
+impl User {
+    fn sessions(&self, domain: Domain) -> &[Uuid] {
+        match domain {
+            Domain::Lift => &self.lift_sessions,
+            Domain::Chat => &self.chat_sessions,
         }
+    }
+}
+
+/// The ids a chat client makes for each exchange (used by M1).
+struct Fresh {
+    user_message: String,
+    assistant_message: String,
+    completion: String,
+}
+
+impl Fresh {
+    fn new() -> Self {
+        Fresh {
+            user_message: Uuid::new_v4().to_string(),
+            assistant_message: Uuid::new_v4().to_string(),
+            completion: format!("gen-{}", Uuid::new_v4()),
+        }
+    }
+}
+
+/// One request's choices: the user, one of their sessions, fresh ids.
+struct Pick<'a> {
+    user: &'a User,
+    session: Uuid,
+    fresh: Fresh,
+}
+
+impl<'a> Pick<'a> {
+    fn new(scenario: Scenario, user: &'a User, session_index: usize) -> Self {
+        let sessions = user.sessions(scenario.domain());
+        Pick {
+            user,
+            session: sessions[session_index % sessions.len()],
+            fresh: Fresh::new(),
+        }
+    }
+
+    fn random(scenario: Scenario, users: &'a [User], rng: &mut Rng) -> Self {
+        let user = &users[rng.below(users.len())];
+        Self::new(scenario, user, rng.below(SESSIONS_PER_USER))
+    }
+}
+
+/// The `p`th percentile of sorted latencies (0 when empty).
+fn percentile(sorted_us: &[u64], p: usize) -> u64 {
+    match sorted_us.len() {
+        0 => 0,
+        n => sorted_us[(n * p / 100).min(n - 1)],
     }
 }
 
@@ -194,11 +521,7 @@ impl LoadResult {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
     fn pct(&self, p: usize) -> u64 {
-        if self.latencies_us.is_empty() {
-            return 0;
-        }
-        let i = (self.latencies_us.len() * p / 100).min(self.latencies_us.len() - 1);
-        self.latencies_us[i]
+        percentile(&self.latencies_us, p)
     }
     fn max(&self) -> u64 {
         self.latencies_us.last().copied().unwrap_or(0)
@@ -208,15 +531,14 @@ impl LoadResult {
 async fn one_request(
     client: &reqwest::Client,
     url: &str,
-    user: &User,
-    query: Query,
-    session: Uuid,
+    scenario: Scenario,
+    pick: &Pick<'_>,
 ) -> Result<(), String> {
     let resp = client
         .post(url)
         .header("content-type", "application/json")
-        .header("authorization", &user.bearer)
-        .body(query.body(session))
+        .header("authorization", &pick.user.bearer)
+        .body(scenario.body(pick))
         .send()
         .await
         .map_err(|e| format!("send: {e}"))?;
@@ -236,7 +558,7 @@ async fn run_load(
     client: &reqwest::Client,
     base_url: &str,
     users: &Arc<Vec<User>>,
-    query: Query,
+    scenario: Scenario,
     concurrency: usize,
     secs: u64,
 ) -> LoadResult {
@@ -250,10 +572,9 @@ async fn run_load(
             let mut rng = Rng::new();
             let mut out = LoadResult::default();
             while Instant::now() < deadline {
-                let user = &users[rng.below(users.len())];
-                let session = user.sessions[rng.below(user.sessions.len())];
+                let pick = Pick::random(scenario, &users, &mut rng);
                 let t = Instant::now();
-                let result = one_request(&client, &url, user, query, session).await;
+                let result = one_request(&client, &url, scenario, &pick).await;
                 out.latencies_us.push(t.elapsed().as_micros() as u64);
                 out.requests += 1;
                 if let Err(e) = result {
@@ -283,6 +604,22 @@ async fn run_load(
 // pgbench (statement capture: common)
 // ---------------------------------------------------------------------------
 
+/// `v` as an SQL string literal that pgbench leaves alone: pgbench reads
+/// `:name` anywhere in a statement as a variable (e.g. the `:free` of a model
+/// id), so a value with a colon is written as a Unicode-escape literal
+/// (`U&'...\003A...'`, the same string to the server).
+fn sql_literal(v: &str) -> String {
+    let quoted = v.replace('\'', "''");
+    if v.contains(':') {
+        format!(
+            "U&'{}'",
+            quoted.replace('\\', "\\005C").replace(':', "\\003A")
+        )
+    } else {
+        format!("'{quoted}'")
+    }
+}
+
 /// The captured statements as a pgbench script: parameters equal to one of
 /// `vars`' values become that variable, any other becomes a literal.
 fn pgbench_script(lookup: &str, statements: &[Captured], vars: &HashMap<String, String>) -> String {
@@ -307,11 +644,7 @@ fn pgbench_script(lookup: &str, statements: &[Captured], vars: &HashMap<String, 
                             sql.push(':');
                             sql.push_str(var);
                         }
-                        None => {
-                            sql.push('\'');
-                            sql.push_str(&v.replace('\'', "''"));
-                            sql.push('\'');
-                        }
+                        None => sql.push_str(&sql_literal(&v)),
                     },
                 }
             } else {
@@ -337,11 +670,7 @@ struct PgbenchResult {
 
 impl PgbenchResult {
     fn pct(&self, p: usize) -> u64 {
-        if self.latencies_us.is_empty() {
-            return 0;
-        }
-        let i = (self.latencies_us.len() * p / 100).min(self.latencies_us.len() - 1);
-        self.latencies_us[i]
+        percentile(&self.latencies_us, p)
     }
 }
 
@@ -410,7 +739,14 @@ fn run_pgbench(
     };
     let tps = number(find("tps = "));
     let latency_avg_ms = number(find("latency average = "));
+    // A client that hits an error other than a serialization failure or
+    // deadlock stops (the run then says so on stderr): count those too.
+    let aborted = stderr.matches(" aborted in command ").count();
     let failed = find("number of failed transactions:").unwrap_or_else(|| "?".into());
+    let failed = match aborted {
+        0 => failed,
+        n => format!("{failed}; {n} clients aborted"),
+    };
     // Per-transaction log files: `<prefix>.<pid>[.<thread>]`, 3rd column µs.
     let mut latencies_us = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
@@ -438,18 +774,27 @@ fn run_pgbench(
 // Main
 // ---------------------------------------------------------------------------
 
+/// One scenario through the gateway.
+struct Measured {
+    scenario: Scenario,
+    load: LoadResult,
+    rss_max_kib: u64,
+    cpu: CpuUse,
+}
+
 struct GatewayRun {
     pool: u32,
     ready_in: Duration,
     rss_idle_kib: u64,
     rss_after_kib: u64,
-    q1: LoadResult,
-    q2: LoadResult,
-    rss_q1_max_kib: u64,
-    rss_q2_max_kib: u64,
-    cpu_q1: CpuUse,
-    cpu_q2: CpuUse,
-    captured: Option<(Vec<Captured>, Vec<Captured>)>,
+    measured: Vec<Measured>,
+}
+
+/// A scenario's pgbench script, made from the statements captured once.
+struct Script {
+    scenario: Scenario,
+    statements: usize,
+    text: String,
 }
 
 fn main() {
@@ -460,6 +805,13 @@ fn main() {
         .map(|v| v.split(',').filter_map(|p| p.trim().parse().ok()).collect())
         .filter(|v: &Vec<u32>| !v.is_empty())
         .unwrap_or_else(|| vec![8]);
+    let scenarios = Scenario::selected();
+    let domains: Vec<Domain> = [Domain::Lift, Domain::Chat]
+        .into_iter()
+        .filter(|d| scenarios.iter().any(|s| s.domain() == *d))
+        .collect();
+    let names: Vec<&str> = scenarios.iter().map(|s| s.name()).collect();
+    println!("scenarios: {}", names.join(", "));
 
     let started = Instant::now();
     let cluster = Cluster::start(ClusterOptions::ephemeral().expect("temp dir")).expect("start");
@@ -490,7 +842,13 @@ fn main() {
         // --- load -----------------------------------------------------------
         let mut admin = PgConnection::connect(&admin_url).await.unwrap();
         let t = Instant::now();
-        exec(&mut admin, LOAD_SQL).await;
+        exec(&mut admin, USERS_SQL).await;
+        if domains.contains(&Domain::Lift) {
+            exec(&mut admin, LIFT_SQL).await;
+        }
+        if domains.contains(&Domain::Chat) {
+            exec(&mut admin, &chat_sql()).await;
+        }
         let insert_time = t.elapsed();
         let t2 = Instant::now();
         exec(&mut admin, "VACUUM ANALYZE").await;
@@ -499,18 +857,22 @@ fn main() {
             "SELECT (SELECT count(*) FROM public.users), (SELECT count(*) FROM lift.sessions),
                     (SELECT count(*) FROM lift.session_revisions),
                     (SELECT count(*) FROM lift.session_drafts),
+                    (SELECT count(*) FROM chat.chat_sessions),
+                    (SELECT count(*) FROM chat.chat_messages),
                     pg_size_pretty(pg_database_size(current_database()))",
         )
         .fetch_one(&mut admin)
         .await
         .unwrap();
         println!(
-            "loaded {} users, {} sessions, {} revisions, {} drafts ({}) in {:.1} s (inserts {:.1} s, VACUUM ANALYZE {:.1} s)",
+            "loaded {} users, {} lift sessions, {} revisions, {} drafts, {} chat sessions, {} chat messages ({}) in {:.1} s (inserts {:.1} s, VACUUM ANALYZE {:.1} s)",
             counts.get::<i64, _>(0),
             counts.get::<i64, _>(1),
             counts.get::<i64, _>(2),
             counts.get::<i64, _>(3),
-            counts.get::<String, _>(4),
+            counts.get::<i64, _>(4),
+            counts.get::<i64, _>(5),
+            counts.get::<String, _>(6),
             t.elapsed().as_secs_f64(),
             insert_time.as_secs_f64(),
             vacuum_time.as_secs_f64()
@@ -519,14 +881,16 @@ fn main() {
         // --- tokens -----------------------------------------------------------
         let auth = hs256_authenticator(SECRET);
         let rows = sqlx::query(
-            "SELECT u.id, array_agg(s.id ORDER BY s.created_at DESC, s.id DESC)
-             FROM public.bench_users AS u JOIN lift.sessions AS s ON s.user_id = u.id
-             GROUP BY u.id ORDER BY u.id",
+            "SELECT u.id,
+                    coalesce((SELECT array_agg(s.id ORDER BY s.created_at DESC, s.id DESC)
+                              FROM lift.sessions AS s WHERE s.user_id = u.id), '{}'),
+                    coalesce((SELECT array_agg(s.id ORDER BY s.updated_at DESC, s.id DESC)
+                              FROM chat.chat_sessions AS s WHERE s.user_id = u.id), '{}')
+             FROM public.bench_users AS u ORDER BY u.id",
         )
         .fetch_all(&mut admin)
         .await
         .unwrap();
-        let mut iat_exp = (0u64, 0u64);
         let users: Vec<User> = rows
             .iter()
             .map(|r| {
@@ -537,26 +901,27 @@ fn main() {
                 User {
                     id,
                     bearer: format!("Bearer {token}"),
-                    sessions: r.get(1),
+                    lift_sessions: r.get(1),
+                    chat_sessions: r.get(2),
                 }
             })
             .collect();
-        {
-            // iat/exp of the tokens, for the pgbench claims.
+        // iat/exp of the tokens, for the pgbench claims.
+        let (iat, exp) = {
             let payload = users[0].bearer.split('.').nth(1).unwrap();
             let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(payload)
                 .unwrap();
             let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
-            iat_exp = (
-                v["iat"].as_u64().unwrap_or(iat_exp.0),
-                v["exp"].as_u64().unwrap_or(iat_exp.1),
-            );
-        }
+            (v["iat"].as_u64().unwrap(), v["exp"].as_u64().unwrap())
+        };
         assert_eq!(users.len(), USERS);
         let users = Arc::new(users);
-        exec(&mut admin, &helper_sql(iat_exp.1, iat_exp.0)).await;
-        exec(&mut admin, "VACUUM ANALYZE public.bench_user_pages, public.bench_sessions").await;
+        for &domain in &domains {
+            exec(&mut admin, &helper_sql(domain, exp, iat)).await;
+            let (pages, sessions) = domain.helper_tables();
+            exec(&mut admin, &format!("VACUUM ANALYZE {pages}, {sessions}")).await;
+        }
 
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(concurrency)
@@ -569,6 +934,7 @@ fn main() {
 
         // --- gateway runs ---------------------------------------------------------
         let mut runs: Vec<GatewayRun> = Vec::new();
+        let mut scripts: Vec<Script> = Vec::new();
         for (i, &pool) in pool_sizes.iter().enumerate() {
             let mut gw = spawn_gateway(
                 &gateway_url,
@@ -586,27 +952,35 @@ fn main() {
                 ready_in.as_secs_f64() * 1000.0,
                 mib(rss_idle_kib)
             );
-            let url = format!("{}/graphql", gw.base_url);
-            let user = &users[0];
-            let captured = if i == 0 {
-                let q1 = capture(&mut admin, &log, one_request(&client, &url, user, Query::Q1, user.sessions[0])).await;
-                let q2 = capture(&mut admin, &log, one_request(&client, &url, user, Query::Q2, user.sessions[3])).await;
-                Some((q1, q2))
-            } else {
-                None
-            };
-            let sampler = RssSampler::start(gw.pid());
-            let cpu = CpuSampler::start(Some(gw.pid()), postmaster, std::process::id());
-            let q1 = run_load(&client, &gw.base_url, &users, Query::Q1, concurrency, secs).await;
-            let cpu_q1 = cpu.finish();
-            let rss_q1_max_kib = sampler.finish();
-            report_load("Q1", pool, &q1, rss_q1_max_kib);
-            let sampler = RssSampler::start(gw.pid());
-            let cpu = CpuSampler::start(Some(gw.pid()), postmaster, std::process::id());
-            let q2 = run_load(&client, &gw.base_url, &users, Query::Q2, concurrency, secs).await;
-            let cpu_q2 = cpu.finish();
-            let rss_q2_max_kib = sampler.finish();
-            report_load("Q2", pool, &q2, rss_q2_max_kib);
+            if i == 0 {
+                let url = format!("{}/graphql", gw.base_url);
+                for &scenario in &scenarios {
+                    let pick = Pick::new(scenario, &users[0], 3);
+                    let statements =
+                        capture(&mut admin, &log, one_request(&client, &url, scenario, &pick)).await;
+                    let vars = scenario.variables(&pick, &statements);
+                    scripts.push(Script {
+                        scenario,
+                        statements: statements.len(),
+                        text: pgbench_script(&scenario.lookup(), &statements, &vars),
+                    });
+                }
+            }
+            let mut measured = Vec::new();
+            for &scenario in &scenarios {
+                let sampler = RssSampler::start(gw.pid());
+                let cpu = CpuSampler::start(Some(gw.pid()), postmaster, std::process::id());
+                let load = run_load(&client, &gw.base_url, &users, scenario, concurrency, secs).await;
+                let cpu = cpu.finish();
+                let rss_max_kib = sampler.finish();
+                report_load(scenario.name(), pool, &load, rss_max_kib);
+                measured.push(Measured {
+                    scenario,
+                    load,
+                    rss_max_kib,
+                    cpu,
+                });
+            }
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss_after_kib = rss_kib(gw.pid());
             gw.stop();
@@ -615,63 +989,50 @@ fn main() {
                 ready_in,
                 rss_idle_kib,
                 rss_after_kib,
-                q1,
-                q2,
-                rss_q1_max_kib,
-                rss_q2_max_kib,
-                cpu_q1,
-                cpu_q2,
-                captured,
+                measured,
             });
         }
         admin.close().await.ok();
 
         // --- pgbench ceiling ------------------------------------------------------
-        let (cap_q1, cap_q2) = runs[0].captured.take().expect("captured statements");
-        let user = &users[0];
-        let mut vars_q1: HashMap<String, String> = HashMap::new();
-        vars_q1.insert(user.id.to_string(), "uid".into());
-        for (k, s) in user.sessions.iter().enumerate() {
-            vars_q1.insert(s.to_string(), format!("s{}", k + 1));
+        let counts: Vec<String> = scripts
+            .iter()
+            .map(|s| format!("{} {}", s.scenario.name(), s.statements))
+            .collect();
+        println!("\n--- statements per request (incl. BEGIN/COMMIT): {} ---", counts.join(", "));
+        for s in &scripts {
+            println!("--- pgbench script {} ---\n{}", s.scenario.name(), s.text);
         }
-        let mut vars_q2: HashMap<String, String> = HashMap::new();
-        vars_q2.insert(user.id.to_string(), "uid".into());
-        vars_q2.insert(user.sessions[3].to_string(), "sid".into());
-        for st in cap_q1.iter().chain(cap_q2.iter()) {
-            for v in st.params.iter().flatten() {
-                if v.contains(&user.id.to_string()) && v.starts_with('{') {
-                    vars_q1.insert(v.clone(), "claims".into());
-                    vars_q2.insert(v.clone(), "claims".into());
-                }
-            }
+        let mut ceilings: HashMap<Scenario, PgbenchResult> = HashMap::new();
+        for s in &scripts {
+            let name = s.scenario.name();
+            let pg = run_pgbench(
+                work_dir.path(),
+                &name.to_lowercase(),
+                &s.text,
+                cluster.port(),
+                postmaster,
+                concurrency,
+                secs,
+            );
+            println!(
+                "pgbench {name}: {:.0} tps, latency average {:.2} ms, failed {}",
+                pg.tps, pg.latency_avg_ms, pg.failed
+            );
+            println!("pgbench command: {}", pg.command);
+            ceilings.insert(s.scenario, pg);
         }
-        let s_cols: Vec<String> = (1..=SESSIONS_PER_USER).map(|k| format!("s{k}")).collect();
-        let lookup_q1 = format!(
-            "\\set n random(1, {USERS})\nSELECT id AS uid, claims, {} FROM public.bench_user_pages WHERE n = :n \\gset",
-            s_cols.join(", ")
-        );
-        let lookup_q2 = format!(
-            "\\set n random(1, {})\nSELECT id AS sid, user_id AS uid, claims FROM public.bench_sessions WHERE n = :n \\gset",
-            USERS * SESSIONS_PER_USER
-        );
-        let script_q1 = pgbench_script(&lookup_q1, &cap_q1, &vars_q1);
-        let script_q2 = pgbench_script(&lookup_q2, &cap_q2, &vars_q2);
-        println!("\n--- statements per request: Q1 {} (incl. BEGIN/COMMIT), Q2 {} ---", cap_q1.len(), cap_q2.len());
-        println!("--- pgbench script Q1 ---\n{script_q1}--- pgbench script Q2 ---\n{script_q2}");
-        let pg_q1 = run_pgbench(work_dir.path(), "q1", &script_q1, cluster.port(), postmaster, concurrency, secs);
-        println!("pgbench Q1: {:.0} tps, latency average {:.2} ms, failed {}", pg_q1.tps, pg_q1.latency_avg_ms, pg_q1.failed);
-        let pg_q2 = run_pgbench(work_dir.path(), "q2", &script_q2, cluster.port(), postmaster, concurrency, secs);
-        println!("pgbench Q2: {:.0} tps, latency average {:.2} ms, failed {}", pg_q2.tps, pg_q2.latency_avg_ms, pg_q2.failed);
-        println!("pgbench command: {}", pg_q1.command);
 
-        // --- table ------------------------------------------------------------------
+        // --- tables -----------------------------------------------------------------
         println!("\n## API load: c={concurrency}, {secs} s per run, 2 cores\n");
         println!("| run | DB_POOL_SIZE | req/s | p50 | p90 | p99 | max | errors | % of pgbench |");
         println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for r in &runs {
-            for (name, res, pg) in [("Q1 gateway", &r.q1, &pg_q1), ("Q2 gateway", &r.q2, &pg_q2)] {
+            for m in &r.measured {
+                let res = &m.load;
                 println!(
-                    "| {name} | {} | {:.0} | {} | {} | {} | {} | {} | {:.0}% |",
+                    "| {} gateway | {} | {:.0} | {} | {} | {} | {} | {} | {:.0}% |",
+                    m.scenario.name(),
                     r.pool,
                     res.rps(),
                     ms(res.pct(50)),
@@ -679,13 +1040,15 @@ fn main() {
                     ms(res.pct(99)),
                     ms(res.max()),
                     res.errors,
-                    100.0 * res.rps() / pg.tps
+                    100.0 * res.rps() / ceilings[&m.scenario].tps
                 );
             }
         }
-        for (name, pg) in [("Q1 pgbench", &pg_q1), ("Q2 pgbench", &pg_q2)] {
+        for &scenario in &scenarios {
+            let pg = &ceilings[&scenario];
             println!(
-                "| {name} | ({concurrency} conns) | {:.0} | {} | {} | {} | {} | {} | 100% |",
+                "| {} pgbench | ({concurrency} conns) | {:.0} | {} | {} | {} | {} | {} | 100% |",
+                scenario.name(),
                 pg.tps,
                 ms(pg.pct(50)),
                 ms(pg.pct(90)),
@@ -694,15 +1057,19 @@ fn main() {
                 pg.failed
             );
         }
-        println!("\n| gateway RSS | DB_POOL_SIZE | idle (after start) | max under Q1 | max under Q2 | idle after load | ready in |");
-        println!("| --- | --- | --- | --- | --- | --- | --- |");
+        let under: Vec<String> = names.iter().map(|n| format!("max under {n}")).collect();
+        println!(
+            "\n| gateway RSS | DB_POOL_SIZE | idle (after start) | {} | idle after load | ready in |",
+            under.join(" | ")
+        );
+        println!("|{}", " --- |".repeat(5 + names.len()));
         for r in &runs {
+            let peaks: Vec<String> = r.measured.iter().map(|m| mib(m.rss_max_kib)).collect();
             println!(
-                "| | {} | {} | {} | {} | {} | {:.0} ms |",
+                "| | {} | {} | {} | {} | {:.0} ms |",
                 r.pool,
                 mib(r.rss_idle_kib),
-                mib(r.rss_q1_max_kib),
-                mib(r.rss_q2_max_kib),
+                peaks.join(" | "),
                 mib(r.rss_after_kib),
                 r.ready_in.as_secs_f64() * 1000.0
             );
@@ -710,19 +1077,22 @@ fn main() {
         println!("\n| CPU per request (ms) | gateway | PostgreSQL | load generator | of 2 cores |");
         println!("| --- | --- | --- | --- | --- |");
         for r in &runs {
-            for (name, res, cpu) in [("Q1", &r.q1, &r.cpu_q1), ("Q2", &r.q2, &r.cpu_q2)] {
-                let label = format!("{name} gateway, pool {}", r.pool);
-                println!("{}", cpu_line(&label, cpu, res.requests as f64, res.elapsed.as_secs_f64()));
+            for m in &r.measured {
+                let label = format!("{} gateway, pool {}", m.scenario.name(), r.pool);
+                let (requests, elapsed) = (m.load.requests as f64, m.load.elapsed.as_secs_f64());
+                println!("{}", cpu_line(&label, &m.cpu, requests, elapsed));
             }
         }
-        for (name, pg) in [("Q1 pgbench", &pg_q1), ("Q2 pgbench", &pg_q2)] {
+        for &scenario in &scenarios {
+            let pg = &ceilings[&scenario];
+            let label = format!("{} pgbench", scenario.name());
             let transactions = pg.latencies_us.len() as f64;
-            println!("{}", cpu_line(name, &pg.cpu, transactions, secs as f64));
+            println!("{}", cpu_line(&label, &pg.cpu, transactions, secs as f64));
         }
         for r in &runs {
-            for (name, res) in [("Q1", &r.q1), ("Q2", &r.q2)] {
-                if let Some(e) = &res.first_error {
-                    println!("first {name} error (pool {}): {e}", r.pool);
+            for m in &r.measured {
+                if let Some(e) = &m.load.first_error {
+                    println!("first {} error (pool {}): {e}", m.scenario.name(), r.pool);
                 }
             }
         }
