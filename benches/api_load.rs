@@ -459,7 +459,8 @@ impl User {
     }
 }
 
-/// The ids a chat client makes for each exchange (used by M1).
+/// The ids a chat client makes for each exchange (M1; empty otherwise).
+#[derive(Default)]
 struct Fresh {
     user_message: String,
     assistant_message: String,
@@ -489,7 +490,11 @@ impl<'a> Pick<'a> {
         Pick {
             user,
             session: sessions[session_index % sessions.len()],
-            fresh: Fresh::new(),
+            fresh: if scenario == Scenario::M1 {
+                Fresh::new()
+            } else {
+                Fresh::default()
+            },
         }
     }
 
