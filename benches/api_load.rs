@@ -21,7 +21,8 @@
 //! `q1,q2,q3,m1`, default all, run in that order), `BENCH_SECS` (20),
 //! `BENCH_CONCURRENCY` (32), `BENCH_POOL_SIZES` (comma-separated
 //! `DB_POOL_SIZE` values to run the gateway with, default 8; the last one is
-//! the one reported against pgbench).
+//! the one reported against pgbench), `BENCH_GATEWAY_BIN` (run another build
+//! of the gateway, e.g. to compare two builds on the same data).
 //!
 //! The pgbench scripts are not written by hand: the bench turns
 //! `log_statement = all` on, runs each scenario once through the gateway,

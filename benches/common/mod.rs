@@ -115,13 +115,16 @@ pub fn free_port() -> u16 {
 }
 
 /// Starts `gateway serve` (the release build `cargo bench` made of this
-/// package's binary) with `DATABASE_URL`, `JWT_SECRET`, a free
+/// package's binary, or the one `BENCH_GATEWAY_BIN` names, to compare two
+/// builds on one data set) with `DATABASE_URL`, `JWT_SECRET`, a free
 /// `LISTEN_ADDR`, `RUST_LOG=warn` and `env` (must run on the main thread:
 /// PDEATHSIG follows the spawning thread). The child inherits this
 /// process's resource limits (see [`raise_nofile`]).
 pub fn spawn_gateway(database_url: &str, secret: &str, env: &[(&str, String)]) -> GatewayProcess {
     let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gateway"));
+    let binary = std::env::var("BENCH_GATEWAY_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_gateway").to_string());
+    let mut command = Command::new(binary);
     command
         .arg("serve")
         .env("DATABASE_URL", database_url)

@@ -10,6 +10,7 @@
 //! | `0005_chat` | 003 | `chat` |
 //! | `0006_prompt_lab` | 004 | `prompt_lab` |
 //! | `0007_live` | (DESIGN.md) | `live`: NOTIFY triggers on the other schemas' tables |
+//! | `0008_workspace_owners` | (DESIGN.md) | `public`: a workspace keeps an owner; only owners grant ownership |
 
 pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseExecutor;
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261122_000005_chat", "0005_chat"),
             sql_migration!("m20261122_000006_prompt_lab", "0006_prompt_lab"),
             sql_migration!("m20261122_000007_live", "0007_live"),
+            sql_migration!("m20261130_000008_workspace_owners", "0008_workspace_owners"),
         ]
     }
 

@@ -132,6 +132,9 @@ impl From<DbErr> for ApiError {
             },
             // insufficient_privilege (grants, guards), RLS WITH CHECK failures
             "42501" => ApiError::Forbidden("not allowed".into()),
+            // a rule of ours refused the write; its message is for the user
+            // (`GW403`, e.g. a workspace keeps at least one owner)
+            "GW403" => ApiError::Forbidden(db.message().to_string()),
             // data exceptions: bad casts, out-of-range numbers, bad JSON ...
             c if c.starts_with("22") => ApiError::BadUserInput {
                 message: "invalid value".into(),

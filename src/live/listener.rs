@@ -6,7 +6,7 @@
 use super::event::{LiveEvent, CHANNEL};
 use super::hub::Hub;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +20,20 @@ pub struct ListenerStats {
     pub connects: Arc<AtomicU64>,
     /// Notifications whose payload did not parse (ignored).
     pub malformed: Arc<AtomicU64>,
+    /// Whether the LISTEN connection is up right now.
+    pub listening: Arc<AtomicBool>,
 }
 
 impl ListenerStats {
     /// Times the LISTEN connection was (re-)established.
     pub fn connects(&self) -> u64 {
         self.connects.load(Ordering::Relaxed)
+    }
+
+    /// Whether the LISTEN connection is up: while it is down, committed
+    /// changes reach subscribers only once it is back (as a catch-up).
+    pub fn listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
     }
 }
 
@@ -50,7 +58,9 @@ async fn run(options: PgConnectOptions, hub: Hub, stats: ListenerStats) {
                     tracing::info!("live listener reconnected");
                     hub.publish_gap();
                 }
+                stats.listening.store(true, Ordering::Relaxed);
                 pump(&mut listener, &hub, &stats).await;
+                stats.listening.store(false, Ordering::Relaxed);
                 tracing::warn!("live listener lost its connection");
                 hub.publish_gap();
             }

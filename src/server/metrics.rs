@@ -205,8 +205,14 @@ impl Metrics {
 /// The live-subscription part of the exposition:
 /// `gateway_live_subscriptions_active`, `gateway_live_events_total` (change
 /// notifications received) and `gateway_live_listener_connects_total`
-/// (LISTEN connections made; more than one means reconnects).
-pub fn render_live(subscriptions: usize, events: u64, listener_connects: u64) -> String {
+/// (LISTEN connections made; more than one means reconnects) and
+/// `gateway_live_listener_up`.
+pub fn render_live(
+    subscriptions: usize,
+    events: u64,
+    listener_connects: u64,
+    listening: bool,
+) -> String {
     let mut out = String::with_capacity(512);
     for (name, help, kind, value) in [
         (
@@ -226,6 +232,12 @@ pub fn render_live(subscriptions: usize, events: u64, listener_connects: u64) ->
             "LISTEN connections made (the first one, then reconnects).",
             "counter",
             listener_connects,
+        ),
+        (
+            "gateway_live_listener_up",
+            "1 while the LISTEN connection is up, 0 while it reconnects.",
+            "gauge",
+            u64::from(listening),
         ),
     ] {
         header(&mut out, name, help, kind);

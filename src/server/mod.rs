@@ -193,12 +193,18 @@ pub(crate) async fn execute(
     Ok(response)
 }
 
-/// 200 when the database answers and every migration is applied, else 503.
+/// 200 when the database answers, every migration is applied and the live
+/// listener is connected (without it, subscribers of this process get
+/// changes only once it is back); else 503 saying which.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if state.db.execute_unprepared("SELECT 1").await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
     }
     match crate::db::migrations_applied(&state.db).await {
+        Ok(true) if !state.live.stats.listening() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "live listener not connected",
+        ),
         Ok(true) => (StatusCode::OK, "ready"),
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "migration status unknown"),
@@ -216,6 +222,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         live.hub.subscribers(),
         live.hub.published(),
         live.stats.connects(),
+        live.stats.listening(),
     ));
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }

@@ -16,7 +16,7 @@ use crate::graphql::live::{FeedKind, LiveOutput, LivePhase, LiveSlot};
 use crate::graphql::prepare_request;
 use crate::live::{Cursor, LiveEvent, Signal};
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{
     BatchRequest, BatchResponse, Data, ErrorExtensions, Executor, Request, Response, ServerError,
     Variables,
@@ -27,9 +27,9 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response as HttpResponse;
 use futures_util::stream::{BoxStream, SplitSink};
 use futures_util::{SinkExt, Stream, StreamExt};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -300,9 +300,12 @@ impl WsExecutor {
                 return;
             }
             let template = Template::from(request);
-            let (responses, out) = self
-                .run_phase(&template, LivePhase::Setup(self.app.live.hub.clone()))
-                .await;
+            // Boxed: an idle subscription then holds a pointer, not room
+            // for a whole execution (multiplied by 10,000 subscriptions).
+            let (responses, out) = Box::pin(
+                self.run_phase(&template, LivePhase::Setup(self.app.live.hub.clone())),
+            )
+            .await;
             for response in responses {
                 yield response;
             }
@@ -364,7 +367,7 @@ impl WsExecutor {
                 let mut failures = 0u32;
                 let mut phase = phase;
                 loop {
-                    let (responses, out) = self.run_phase(&template, phase).await;
+                    let (responses, out) = Box::pin(self.run_phase(&template, phase)).await;
                     let failed = responses.iter().any(|r| !r.errors.is_empty());
                     if failed && failures < 5 {
                         // The rows are still in the tables: read them again
@@ -526,11 +529,14 @@ struct Template {
     query: String,
     operation_name: Option<String>,
     variables: Variables,
+    /// The parsed query, shared with every subscription of the same text.
+    document: Option<Arc<ExecutableDocument>>,
 }
 
 impl From<Request> for Template {
     fn from(request: Request) -> Self {
         Self {
+            document: parsed_document(&request.query),
             query: request.query,
             operation_name: request.operation_name,
             variables: request.variables,
@@ -540,12 +546,38 @@ impl From<Request> for Template {
 
 impl Template {
     fn request(&self) -> Request {
-        let request = Request::new(self.query.clone()).variables(self.variables.clone());
+        let mut request = Request::new(self.query.clone()).variables(self.variables.clone());
+        if let Some(document) = &self.document {
+            // Copying the tree costs a fraction of parsing it again.
+            request.set_parsed_query(ExecutableDocument::clone(document));
+        }
         match &self.operation_name {
             Some(name) => request.operation_name(name.clone()),
             None => request,
         }
     }
+}
+
+/// Distinct subscription texts whose parsed form is kept.
+const DOCUMENTS: usize = 512;
+
+/// Parsed subscription documents by query text, process-wide: a delivery
+/// re-executes its subscription, and thousands of clients subscribe with
+/// the same few texts. `None` when the text does not parse (the schema then
+/// reports why); texts past [`DOCUMENTS`] are parsed but not kept.
+fn parsed_document(query: &str) -> Option<Arc<ExecutableDocument>> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<ExecutableDocument>>>> =
+        LazyLock::new(Mutex::default);
+    let lock = || CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(document) = lock().get(query) {
+        return Some(document.clone());
+    }
+    let document = Arc::new(async_graphql::parser::parse_query(query).ok()?);
+    let mut cache = lock();
+    if cache.len() < DOCUMENTS {
+        cache.insert(query.to_owned(), document.clone());
+    }
+    Some(document)
 }
 
 /// What a subscription has delivered: the resume point, and the ids sent

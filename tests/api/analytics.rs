@@ -469,13 +469,42 @@ async fn member_roles_change_and_members_leave_or_are_removed() {
     left.sort_by(|x, y| (&x.1, x.0).cmp(&(&y.1, y.0)));
     assert_eq!(roles(&app, w).await, left);
 
-    // The schema does not protect the owner's membership: an admin may
-    // demote it (the database decides, the gateway adds no rule).
-    let data = ok(&app, admin, ROLE, input(owner, "MEMBER")).await;
-    assert_eq!(
-        data["updateWorkspaceMemberRole"]["member"]["role"],
-        "MEMBER"
-    );
+    // Ownership is the owners' (0008_workspace_owners): an admin may not
+    // demote or remove an owner, nor make anyone an owner; the refusal says
+    // why, and nothing changes.
+    for (query, vars) in [
+        (ROLE, input(owner, "MEMBER")),
+        (ROLE, input(admin, "OWNER")),
+        (REMOVE, who(owner)),
+    ] {
+        let resp = app.as_user(admin, query, vars).await;
+        assert_error(&resp, "FORBIDDEN", None);
+        assert!(
+            resp.body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("only an owner")),
+            "{}",
+            resp.body
+        );
+    }
+    // The last owner can neither step down nor leave.
+    for (query, vars) in [(ROLE, input(owner, "ADMIN")), (REMOVE, who(owner))] {
+        let resp = app.as_user(owner, query, vars).await;
+        assert_error(&resp, "FORBIDDEN", None);
+        assert!(
+            resp.body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("at least one owner")),
+            "{}",
+            resp.body
+        );
+    }
+    assert_eq!(roles(&app, w).await, left);
+    // Once the owner has made the admin an owner too, they may leave.
+    let data = ok(&app, owner, ROLE, input(admin, "OWNER")).await;
+    assert_eq!(data["updateWorkspaceMemberRole"]["member"]["role"], "OWNER");
+    ok(&app, owner, REMOVE, who(owner)).await;
+    assert_eq!(roles(&app, w).await, vec![(admin, "owner".to_string())]);
 }
 
 const RECORD: &str = "mutation($input: RecordActivityEventInput!) { recordActivityEvent(input: $input) { event { id userId workspaceId eventType eventName metadata createdAt } } }";

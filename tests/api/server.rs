@@ -8,35 +8,18 @@ use serde_json::json;
 #[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
-    assert_eq!(ready.text().await.unwrap(), "ready");
+    assert_eq!(app.get("/healthz").await.0, 200);
+    assert_eq!(app.get("/readyz").await, (200, "ready".to_string()));
 }
 
 #[tokio::test]
 async fn readiness_fails_when_a_migration_is_missing() {
     let app = spawn_app().await;
     sqlx_delete_last_migration(&app).await;
-    let ready = app
-        .client
-        .get(format!("{}/readyz", app.base_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
-    assert_eq!(ready.text().await.unwrap(), "migrations pending");
+    assert_eq!(
+        app.get("/readyz").await,
+        (503, "migrations pending".to_string())
+    );
 }
 
 async fn sqlx_delete_last_migration(app: &crate::common::app::TestApp) {
@@ -57,15 +40,7 @@ async fn metrics_count_requests_by_type_and_outcome() {
         json!({ "query": "{ viewer { role } }" }),
     )
     .await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = app.get("/metrics").await;
     let sample = |name: &str| -> f64 {
         text.lines()
             .find(|l| l.starts_with(name))

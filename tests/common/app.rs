@@ -108,6 +108,14 @@ async fn serve(
         statement_timeout: Duration::from_secs(5),
         shutdown: Shutdown::new(),
     };
+    // Ready as a deployment would be: /readyz waits for the listener too.
+    for _ in 0..500 {
+        if state.live.stats.listening() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(state.live.stats.listening(), "the live listener connects");
     let shutdown = state.shutdown.clone();
     let signal = shutdown.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -195,6 +203,17 @@ impl TestApp {
 
     /// POSTs `query` with `variables`, with `Authorization: Bearer <token>`
     /// when a token is given.
+    /// `GET path`: status and body text (health, readiness, metrics).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
     pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> GqlResponse {
         self.post_raw(
             token.map(|t| format!("Bearer {t}")).as_deref(),

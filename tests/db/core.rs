@@ -594,3 +594,167 @@ async fn core_entities_match_their_tables() {
         .unwrap();
     assert_eq!(runs.len(), 1);
 }
+
+/// `role` of `user` in `ws`, if a member.
+async fn role_of(db: &TestDb, ws: Uuid, user: Uuid) -> Option<String> {
+    sqlx::query_scalar(
+        "SELECT role FROM public.workspace_members WHERE workspace_id = $1 AND user_id = $2",
+    )
+    .bind(ws)
+    .bind(user)
+    .fetch_optional(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// Runs `sql` (binding `ws` and `user`) as `actor` and commits.
+async fn member_write(
+    db: &TestDb,
+    actor: Uuid,
+    sql: &'static str,
+    ws: Uuid,
+    user: Uuid,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.as_user(actor).await;
+    sqlx::query(sql)
+        .bind(ws)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+const DEMOTE: &str =
+    "UPDATE public.workspace_members SET role = 'admin' WHERE workspace_id = $1 AND user_id = $2";
+const PROMOTE: &str =
+    "UPDATE public.workspace_members SET role = 'owner' WHERE workspace_id = $1 AND user_id = $2";
+const REMOVE: &str =
+    "DELETE FROM public.workspace_members WHERE workspace_id = $1 AND user_id = $2";
+const ADD_OWNER: &str =
+    "INSERT INTO public.workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'owner')";
+
+/// 0008_workspace_owners: only owners grant, revoke or remove ownership,
+/// and a workspace keeps an owner; refusals are `GW403` with a message.
+#[tokio::test]
+async fn only_owners_manage_ownership_and_a_workspace_keeps_an_owner() {
+    let db = TestDb::new().await;
+    let f = fixture(&db).await;
+    add_member(&db, f.w1, f.bob, "admin").await;
+
+    // An admin can neither demote nor remove the owner, promote anyone, nor
+    // add an owner.
+    for (sql, target) in [
+        (DEMOTE, f.alice),
+        (REMOVE, f.alice),
+        (PROMOTE, f.carol),
+        (PROMOTE, f.bob),
+    ] {
+        let e = common::db_error(member_write(&db, f.bob, sql, f.w1, target).await);
+        assert_eq!(e.code, "GW403", "{sql}: {}", e.message);
+        assert!(e.message.contains("only an owner"), "{}", e.message);
+    }
+    let newcomer = db.create_user("erin@example.com").await;
+    let e = common::db_error(member_write(&db, f.bob, ADD_OWNER, f.w1, newcomer).await);
+    assert_eq!(e.code, "GW403");
+    // Admins still manage the other roles.
+    member_write(&db, f.bob, "UPDATE public.workspace_members SET role = 'admin' WHERE workspace_id = $1 AND user_id = $2", f.w1, f.carol)
+        .await
+        .expect("admin promotes a member to admin");
+
+    // The only owner can neither step down nor leave.
+    for sql in [DEMOTE, REMOVE] {
+        let e = common::db_error(member_write(&db, f.alice, sql, f.w1, f.alice).await);
+        assert_eq!(e.code, "GW403");
+        assert!(e.message.contains("at least one owner"), "{}", e.message);
+    }
+    assert_eq!(role_of(&db, f.w1, f.alice).await.as_deref(), Some("owner"));
+
+    // With a second owner, either may step down or leave.
+    member_write(&db, f.alice, PROMOTE, f.w1, f.bob)
+        .await
+        .unwrap();
+    member_write(&db, f.alice, DEMOTE, f.w1, f.alice)
+        .await
+        .unwrap();
+    assert_eq!(role_of(&db, f.w1, f.alice).await.as_deref(), Some("admin"));
+    // Bob, now the only owner, is protected from the admin alice.
+    let e = common::db_error(member_write(&db, f.alice, REMOVE, f.w1, f.bob).await);
+    assert_eq!(e.code, "GW403");
+
+    // The service role is trusted: it may leave a workspace ownerless.
+    let mut tx = db.as_service().await;
+    sqlx::query(DEMOTE)
+        .bind(f.w2)
+        .bind(f.bob)
+        .execute(&mut *tx)
+        .await
+        .expect("service role demotes");
+    tx.rollback().await.unwrap();
+
+    // Deleting the workspace takes the owners' memberships with it, and so
+    // does deleting the last owner's account.
+    let mut tx = db.as_user(f.bob).await;
+    sqlx::query("DELETE FROM public.workspaces WHERE id = $1")
+        .bind(f.w2)
+        .execute(&mut *tx)
+        .await
+        .expect("the owner deletes the workspace");
+    tx.commit().await.unwrap();
+    assert_eq!(role_of(&db, f.w2, f.bob).await, None);
+    sqlx::query("DELETE FROM auth.users WHERE id = $1")
+        .bind(f.bob)
+        .execute(&db.pool)
+        .await
+        .expect("the last owner's account is deleted");
+    assert_eq!(role_of(&db, f.w1, f.bob).await, None);
+}
+
+/// Two owners demoting each other at the same moment: one wins, the other
+/// is refused once the first commits; the workspace keeps an owner.
+#[tokio::test]
+async fn concurrent_demotions_leave_an_owner() {
+    let db = TestDb::new().await;
+    let f = fixture(&db).await;
+    add_member(&db, f.w1, f.bob, "owner").await;
+
+    let mut first = db.as_user(f.alice).await;
+    sqlx::query(DEMOTE)
+        .bind(f.w1)
+        .bind(f.bob)
+        .execute(&mut *first)
+        .await
+        .expect("alice demotes bob");
+    // Bob's demotion of alice waits for alice's transaction (the owners are
+    // locked), then sees bob is no longer an owner.
+    let second = tokio::spawn({
+        let db_pool = db.pool.clone();
+        let (w1, alice, bob) = (f.w1, f.alice, f.bob);
+        async move {
+            let mut tx = db_pool.begin().await.unwrap();
+            sqlx::query(
+                "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
+            )
+            .bind(serde_json::json!({ "sub": bob, "role": "authenticated" }).to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            let result = sqlx::query(DEMOTE)
+                .bind(w1)
+                .bind(alice)
+                .execute(&mut *tx)
+                .await;
+            let _ = tx.rollback().await;
+            result
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "bob's demotion must wait for alice's"
+    );
+    first.commit().await.unwrap();
+    let e = common::db_error(second.await.unwrap());
+    assert_eq!(e.code, "GW403", "{}", e.message);
+    assert_eq!(role_of(&db, f.w1, f.alice).await.as_deref(), Some("owner"));
+    assert_eq!(role_of(&db, f.w1, f.bob).await.as_deref(), Some("admin"));
+}

@@ -94,6 +94,18 @@ pub async fn next_message(client: &mut WsClient, id: &str) -> (String, String, S
 }
 
 /// Gives a subscription started without `after` time to register.
+/// Terminates the gateway's LISTEN connection to this test's database.
+pub async fn kill_listener(app: &TestApp) {
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = 'gateway-live' AND datname = current_database()",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(killed, [true]);
+}
+
 pub async fn settle() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 }

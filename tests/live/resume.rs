@@ -1,9 +1,10 @@
 //! Loss-free delivery across a dropped LISTEN connection.
 
 use crate::common::app::spawn_app;
-use crate::common::sqlx;
 use crate::common::ws::PROTOCOLS;
-use crate::{chat_message, chat_session, connect, cursor_now, follow_chat, next_message};
+use crate::{
+    chat_message, chat_session, connect, cursor_now, follow_chat, kill_listener, next_message,
+};
 use std::time::Duration;
 
 #[tokio::test]
@@ -17,14 +18,7 @@ async fn a_dropped_listen_connection_loses_and_duplicates_nothing() {
     chat_message(&app, session, alice, "m1").await;
     assert_eq!(next_message(&mut client, &sub).await.0, "m1");
     // Kill the gateway's LISTEN connection and write while it is away.
-    let killed: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE application_name = 'gateway-live' AND datname = current_database()",
-    )
-    .fetch_all(&app.db.pool)
-    .await
-    .unwrap();
-    assert_eq!(killed, [true]);
+    kill_listener(&app).await;
     for text in ["m2", "m3", "m4"] {
         chat_message(&app, session, alice, text).await;
     }
@@ -48,16 +42,7 @@ async fn metrics_show_subscriptions_events_and_listener_reconnects() {
     let sub = follow_chat(&mut client, session, Some(&after)).await;
     chat_message(&app, session, alice, "m1").await;
     next_message(&mut client, &sub).await;
-    let metrics = || async {
-        app.client
-            .get(format!("{}/metrics", app.base_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || async { app.get("/metrics").await.1 };
     let text = metrics().await;
     assert!(
         text.contains("gateway_live_subscriptions_active 1"),

@@ -4,7 +4,10 @@
 use crate::common::app::{spawn_app, spawn_app_live};
 use crate::common::sqlx;
 use crate::common::ws::{WsClient, PROTOCOLS};
-use crate::{chat_message, chat_session, connect, cursor_now, follow_chat, next_message, settle};
+use crate::{
+    chat_message, chat_session, connect, cursor_now, follow_chat, kill_listener, next_message,
+    settle,
+};
 use gateway::auth::Role;
 use gateway::graphql::limits::Limits;
 use gateway::live::LiveConfig;
@@ -241,4 +244,48 @@ async fn the_server_pings_idle_connections_and_drops_silent_peers() {
         }
     };
     assert!(ended.await, "the silent peer was disconnected");
+}
+
+/// `/readyz` answers 503 while the LISTEN connection cannot come back (the
+/// pool's open connections still answer), the gauge says 0, and both
+/// recover once it reconnects.
+#[tokio::test]
+async fn readiness_reports_a_live_listener_that_cannot_reconnect() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/readyz").await, (200, "ready".to_string()));
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(metrics.contains("gateway_live_listener_up 1"), "{metrics}");
+
+    // No new connection to this database from now on (the superuser and
+    // the connections already open are not affected), then drop LISTEN.
+    let limit = |n: i32| format!("ALTER DATABASE \"{}\" CONNECTION LIMIT {n}", app.db.name);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(limit(0)))
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    kill_listener(&app).await;
+    let mut state = app.get("/readyz").await;
+    for _ in 0..100 {
+        if state.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        state = app.get("/readyz").await;
+    }
+    assert_eq!(state, (503, "live listener not connected".to_string()));
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(metrics.contains("gateway_live_listener_up 0"), "{metrics}");
+
+    sqlx::raw_sql(sqlx::AssertSqlSafe(limit(-1)))
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        state = app.get("/readyz").await;
+        if state.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, (200, "ready".to_string()));
 }
