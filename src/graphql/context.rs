@@ -97,13 +97,12 @@ impl Extension for StartTransactionExtension {
     ) -> Response {
         let started = match ctx.data_opt::<RequestTx>() {
             Some(tx) => tx.start().await.map(|_| ()),
-            // Operations arriving over the websocket carry no request
-            // transaction; until live subscriptions bring per-operation
-            // transactions there, they are refused rather than run without
-            // the viewer's claims.
-            None => Err(ApiError::bad_input(
-                "query",
-                "send queries and mutations to POST /graphql",
+            // Every entry point (HTTP, and each websocket operation or
+            // subscription phase) goes through `prepare_request`; a request
+            // that did not is refused rather than run without the viewer's
+            // claims.
+            None => Err(ApiError::Internal(
+                "operation executed without a request transaction".into(),
             )),
         };
         if let Err(err) = started {
