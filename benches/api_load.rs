@@ -37,7 +37,6 @@ mod common;
 
 use base64::Engine;
 use common::*;
-use gateway::auth::Role;
 use gateway::db::embedded::{find_bin_dir, Cluster, ClusterOptions};
 use sea_orm::sqlx::{self, Connection, PgConnection, Row};
 use std::collections::HashMap;
@@ -901,12 +900,9 @@ fn main() {
             .iter()
             .map(|r| {
                 let id: Uuid = r.get(0);
-                let token = auth
-                    .mint(Some(id), Role::Authenticated, Duration::from_secs(3600), None)
-                    .unwrap();
                 User {
                     id,
-                    bearer: format!("Bearer {token}"),
+                    bearer: bearer(&auth, id, Duration::from_secs(3600)),
                     lift_sessions: r.get(1),
                     chat_sessions: r.get(2),
                 }

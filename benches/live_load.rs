@@ -38,7 +38,6 @@ mod common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use gateway::auth::Role;
 use gateway::db::embedded::{Cluster, ClusterOptions};
 use gateway::live::Cursor;
 use sea_orm::sqlx::{self, Connection, PgConnection, Row};
@@ -640,18 +639,10 @@ async fn run(cluster: &Cluster, s: &Settings) {
         .iter()
         .map(|r| {
             let id: Uuid = r.get(0);
-            let token = auth
-                .mint(
-                    Some(id),
-                    Role::Authenticated,
-                    Duration::from_secs(6 * 3600),
-                    None,
-                )
-                .unwrap();
             User {
                 id,
                 session: r.get(1),
-                bearer: format!("Bearer {token}"),
+                bearer: bearer(&auth, id, Duration::from_secs(6 * 3600)),
             }
         })
         .collect();

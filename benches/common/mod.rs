@@ -519,3 +519,15 @@ pub fn hs256_authenticator(secret: &str) -> gateway::auth::Authenticator {
     })
     .expect("authenticator")
 }
+
+/// `Authorization` header value for signed-in `user`, valid for `ttl`.
+pub fn bearer(
+    auth: &gateway::auth::Authenticator,
+    user: uuid::Uuid,
+    ttl: std::time::Duration,
+) -> String {
+    let token = auth
+        .mint(Some(user), gateway::auth::Role::Authenticated, ttl, None)
+        .expect("mint a bench token");
+    format!("Bearer {token}")
+}

@@ -58,6 +58,38 @@ where
     Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
 }
 
+/// Declares `$key(pub Uuid)`, the key of one `$entity` row by its `$column`
+/// (`$field` in the model), and its `Loader` impl on `$loader` (which holds
+/// the request transaction as `tx`): one statement per batch of keys, through
+/// [`rows_by`].
+macro_rules! row_loader {
+    ($(#[$doc:meta])* $loader:ty: $key:ident => $entity:ident by $column:ident ($field:ident)) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub uuid::Uuid);
+
+        impl async_graphql::dataloader::Loader<$key> for $loader {
+            type Value = $entity::Model;
+            type Error = std::sync::Arc<$crate::graphql::error::ApiError>;
+
+            async fn load(
+                &self,
+                keys: &[$key],
+            ) -> Result<std::collections::HashMap<$key, Self::Value>, Self::Error> {
+                let tx = self.tx.get().map_err(std::sync::Arc::new)?;
+                $crate::graphql::loading::rows_by::<$entity::Entity, _>(
+                    tx,
+                    $entity::Column::$column,
+                    keys.iter().map(|k| k.0),
+                    |m| $key(m.$field),
+                )
+                .await
+            }
+        }
+    };
+}
+pub(crate) use row_loader;
+
 /// A parent-to-children relation loaded as per-parent pages in a fixed
 /// order, optionally narrowed by arguments (a date range, a period).
 pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + 'static {

@@ -255,16 +255,21 @@ impl WsExecutor {
         self.expires_at.is_some_and(|at| Instant::now() >= at)
     }
 
-    /// A query or mutation: one transaction, as over HTTP.
-    async fn one_shot(&self, request: Request) -> Response {
+    /// A query or mutation: one transaction, as over HTTP. `parsed` is the
+    /// request's document when it parses (handed to the schema, which then
+    /// does not parse it again).
+    async fn one_shot(&self, mut request: Request, parsed: Option<Parsed>) -> Response {
         if self.expired() {
             return token_expired();
         }
         let started = Instant::now();
-        let op = match operation_type(&request) {
+        let op = match parsed.as_ref().and_then(|p| p.operation) {
             Some(OperationType::Mutation) => "mutation",
             _ => "query",
         };
+        if let Some(parsed) = parsed {
+            request.set_parsed_query(parsed.document);
+        }
         let response = match execute(
             &self.app,
             self.viewer.clone(),
@@ -286,7 +291,11 @@ impl WsExecutor {
 
     /// A subscription: set up, catch up, then deliver until the client
     /// stops, the token expires or the subscriber falls too far behind.
-    fn subscribe(self, request: Request) -> impl Stream<Item = Response> + Send + 'static {
+    fn subscribe(
+        self,
+        request: Request,
+        document: ExecutableDocument,
+    ) -> impl Stream<Item = Response> + Send + 'static {
         async_stream::stream! {
             let max = self.app.live.config.max_subscriptions_per_connection;
             if self.subscriptions.fetch_add(1, Ordering::SeqCst) >= max {
@@ -299,7 +308,7 @@ impl WsExecutor {
                 yield token_expired();
                 return;
             }
-            let template = Template::from(request);
+            let template = Template::new(request, document);
             // Boxed: an idle subscription then holds a pointer, not room
             // for a whole execution (multiplied by 10,000 subscriptions).
             let (responses, out) = Box::pin(
@@ -438,7 +447,8 @@ impl WsExecutor {
 
 impl Executor for WsExecutor {
     async fn execute(&self, request: Request) -> Response {
-        self.one_shot(request).await
+        let parsed = Parsed::of(&request);
+        self.one_shot(request, parsed).await
     }
 
     fn execute_stream(
@@ -457,12 +467,17 @@ impl Executor for WsExecutor {
         let this = self.clone();
         let (outbox, responses) = tokio::sync::mpsc::channel(OUTBOX);
         let task = tokio::spawn(async move {
-            let mut produced = match operation_type(&request) {
-                Some(OperationType::Subscription) => this.subscribe(request).boxed(),
-                // Queries, mutations, and requests that do not parse (the
-                // schema reports why).
-                _ => {
-                    futures_util::stream::once(async move { this.one_shot(request).await }).boxed()
+            let parsed = Parsed::of(&request);
+            let mut produced = match parsed {
+                Some(Parsed {
+                    document,
+                    operation: Some(OperationType::Subscription),
+                }) => this.subscribe(request, document).boxed(),
+                // Queries, mutations, and requests that do not parse or
+                // select no operation (the schema reports why).
+                parsed => {
+                    futures_util::stream::once(async move { this.one_shot(request, parsed).await })
+                        .boxed()
                 }
             };
             while let Some(response) = produced.next().await {
@@ -511,16 +526,30 @@ async fn begin(tx: &RequestTx) -> Result<(), ApiError> {
     }
 }
 
-/// The type of the operation `request` will run, when it parses.
-fn operation_type(request: &Request) -> Option<OperationType> {
-    let doc = async_graphql::parser::parse_query(&request.query).ok()?;
-    match doc.operations {
-        DocumentOperations::Single(op) => Some(op.node.ty),
-        DocumentOperations::Multiple(ops) => match &request.operation_name {
-            Some(name) => ops.get(name.as_str()).map(|op| op.node.ty),
-            None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
-            None => None,
-        },
+/// A websocket operation's document, parsed once: its type decides how it
+/// runs, and the schema gets the parsed form.
+struct Parsed {
+    document: ExecutableDocument,
+    /// The operation the request selects; `None` when it selects none.
+    operation: Option<OperationType>,
+}
+
+impl Parsed {
+    /// `None` when the query does not parse.
+    fn of(request: &Request) -> Option<Self> {
+        let document = async_graphql::parser::parse_query(&request.query).ok()?;
+        let operation = match &document.operations {
+            DocumentOperations::Single(op) => Some(op.node.ty),
+            DocumentOperations::Multiple(ops) => match &request.operation_name {
+                Some(name) => ops.get(name.as_str()).map(|op| op.node.ty),
+                None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+                None => None,
+            },
+        };
+        Some(Self {
+            document,
+            operation,
+        })
     }
 }
 
@@ -530,27 +559,23 @@ struct Template {
     operation_name: Option<String>,
     variables: Variables,
     /// The parsed query, shared with every subscription of the same text.
-    document: Option<Arc<ExecutableDocument>>,
+    document: Arc<ExecutableDocument>,
 }
 
-impl From<Request> for Template {
-    fn from(request: Request) -> Self {
+impl Template {
+    fn new(request: Request, document: ExecutableDocument) -> Self {
         Self {
-            document: parsed_document(&request.query),
+            document: shared_document(&request.query, document),
             query: request.query,
             operation_name: request.operation_name,
             variables: request.variables,
         }
     }
-}
 
-impl Template {
     fn request(&self) -> Request {
         let mut request = Request::new(self.query.clone()).variables(self.variables.clone());
-        if let Some(document) = &self.document {
-            // Copying the tree costs a fraction of parsing it again.
-            request.set_parsed_query(ExecutableDocument::clone(document));
-        }
+        // Copying the tree costs a fraction of parsing it again.
+        request.set_parsed_query(ExecutableDocument::clone(&self.document));
         match &self.operation_name {
             Some(name) => request.operation_name(name.clone()),
             None => request,
@@ -561,23 +586,22 @@ impl Template {
 /// Distinct subscription texts whose parsed form is kept.
 const DOCUMENTS: usize = 512;
 
-/// Parsed subscription documents by query text, process-wide: a delivery
-/// re-executes its subscription, and thousands of clients subscribe with
-/// the same few texts. `None` when the text does not parse (the schema then
-/// reports why); texts past [`DOCUMENTS`] are parsed but not kept.
-fn parsed_document(query: &str) -> Option<Arc<ExecutableDocument>> {
+/// The shared parsed form of subscription text `query` (`parsed` is its
+/// parse), process-wide: a delivery re-executes its subscription, and
+/// thousands of clients subscribe with the same few texts, so they share one
+/// tree. Texts past [`DOCUMENTS`] are not kept.
+fn shared_document(query: &str, parsed: ExecutableDocument) -> Arc<ExecutableDocument> {
     static CACHE: LazyLock<Mutex<HashMap<String, Arc<ExecutableDocument>>>> =
         LazyLock::new(Mutex::default);
-    let lock = || CACHE.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(document) = lock().get(query) {
-        return Some(document.clone());
+    let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(document) = cache.get(query) {
+        return document.clone();
     }
-    let document = Arc::new(async_graphql::parser::parse_query(query).ok()?);
-    let mut cache = lock();
+    let document = Arc::new(parsed);
     if cache.len() < DOCUMENTS {
         cache.insert(query.to_owned(), document.clone());
     }
-    Some(document)
+    document
 }
 
 /// What a subscription has delivered: the resume point, and the ids sent

@@ -14,7 +14,7 @@ use super::types::CohortPeriod;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::loading::load_children;
-use crate::graphql::loading::load_error as db_error;
+use crate::graphql::loading::row_loader;
 pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
 use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -25,12 +25,11 @@ use entity::analytics::{
     v_active_users, v_top_agents, v_workspace_summary,
 };
 use entity::public::{agent_runs, agents, users, workspace_members};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// Every analytics loader of one request, over its transaction.
 pub struct AnalyticsLoader {
@@ -60,50 +59,16 @@ where
     crate::graphql::loading::load_one::<AnalyticsLoader, K>(ctx, key).await
 }
 
-/// A user row by id (visible when the user shares a workspace with the
-/// viewer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct UserById(pub Uuid);
+row_loader!(
+    /// A user row by id (visible when the user shares a workspace with the
+    /// viewer).
+    AnalyticsLoader: UserById => users by Id(id)
+);
 
-/// The `v_workspace_summary` row of a workspace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SummaryOfWorkspace(pub Uuid);
-
-impl Loader<UserById> for AnalyticsLoader {
-    type Value = users::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        let rows = users::Entity::find()
-            .filter(users::Column::Id.is_in(keys.iter().map(|k| k.0)))
-            .all(tx)
-            .await
-            .map_err(db_error)?;
-        Ok(rows.into_iter().map(|m| (UserById(m.id), m)).collect())
-    }
-}
-
-impl Loader<SummaryOfWorkspace> for AnalyticsLoader {
-    type Value = v_workspace_summary::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[SummaryOfWorkspace],
-    ) -> Result<HashMap<SummaryOfWorkspace, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        let rows = v_workspace_summary::Entity::find()
-            .filter(v_workspace_summary::Column::WorkspaceId.is_in(keys.iter().map(|k| k.0)))
-            .all(tx)
-            .await
-            .map_err(db_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|m| (SummaryOfWorkspace(m.workspace_id), m))
-            .collect())
-    }
-}
+row_loader!(
+    /// The `v_workspace_summary` row of a workspace.
+    AnalyticsLoader: SummaryOfWorkspace => v_workspace_summary by WorkspaceId(workspace_id)
+);
 
 impl<R> Loader<ChildrenKey<R>> for AnalyticsLoader
 where

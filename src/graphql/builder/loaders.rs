@@ -8,13 +8,12 @@ use crate::graphql::builder::inputs::{
 };
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::{ApiError, ApiResult};
+use crate::graphql::loading::row_loader;
 use crate::graphql::pagination::{children_pages, ChildPage};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::Context;
 use entity::builder::{prompts, responses, sessions, steps};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
-};
+use sea_orm::{Condition, DatabaseTransaction, EntityTrait, FromQueryResult};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -58,14 +57,6 @@ pub fn shared(err: Arc<ApiError>) -> ApiError {
     }
 }
 
-/// A session by id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SessionById(pub Uuid);
-
-/// A prompt by id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PromptById(pub Uuid);
-
 /// The page arguments of a nested connection: keys with equal arguments are
 /// loaded in one statement, distinct arguments in one statement each.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -91,19 +82,6 @@ pub type PromptsOfSession = ChildrenOf<BuilderPromptOrderField>;
 pub type StepsOfSession = ChildrenOf<BuilderStepOrderField>;
 /// A prompt's responses.
 pub type ResponsesOfPrompt = ChildrenOf<BuilderResponseOrderField>;
-
-async fn by_id<E>(
-    db: &DatabaseTransaction,
-    column: E::Column,
-    ids: impl Iterator<Item = Uuid>,
-    id_of: impl Fn(&E::Model) -> Uuid,
-) -> ApiResult<HashMap<Uuid, E::Model>>
-where
-    E: EntityTrait,
-{
-    let rows = E::find().filter(column.is_in(ids)).all(db).await?;
-    Ok(rows.into_iter().map(|m| (id_of(&m), m)).collect())
-}
 
 /// The pages of `keys`, one `children_pages` statement per distinct args.
 async fn pages<E, F>(
@@ -147,45 +125,15 @@ where
     Ok(out)
 }
 
-impl Loader<SessionById> for BuilderLoader {
-    type Value = sessions::Model;
-    type Error = Arc<ApiError>;
+row_loader!(
+    /// A session by id.
+    BuilderLoader: SessionById => sessions by Id(id)
+);
 
-    async fn load(
-        &self,
-        keys: &[SessionById],
-    ) -> Result<HashMap<SessionById, Self::Value>, Self::Error> {
-        let db = self.tx.get().map_err(Arc::new)?;
-        let rows =
-            by_id::<sessions::Entity>(db, sessions::Column::Id, keys.iter().map(|k| k.0), |m| m.id)
-                .await
-                .map_err(Arc::new)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, m)| (SessionById(id), m))
-            .collect())
-    }
-}
-
-impl Loader<PromptById> for BuilderLoader {
-    type Value = prompts::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[PromptById],
-    ) -> Result<HashMap<PromptById, Self::Value>, Self::Error> {
-        let db = self.tx.get().map_err(Arc::new)?;
-        let rows =
-            by_id::<prompts::Entity>(db, prompts::Column::Id, keys.iter().map(|k| k.0), |m| m.id)
-                .await
-                .map_err(Arc::new)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, m)| (PromptById(id), m))
-            .collect())
-    }
-}
+row_loader!(
+    /// A prompt by id.
+    BuilderLoader: PromptById => prompts by Id(id)
+);
 
 impl Loader<PromptsOfSession> for BuilderLoader {
     type Value = ChildPage<prompts::Model>;

@@ -6,7 +6,7 @@
 use super::inputs::message_sort_keys;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
-use crate::graphql::loading::rows_by;
+use crate::graphql::loading::row_loader;
 use crate::graphql::pagination::{children_pages, ChildPage, SortDirection};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions, Request};
@@ -57,10 +57,6 @@ pub async fn load_messages(
         .unwrap_or_default())
 }
 
-/// A session by id (visible when it is the viewer's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SessionById(pub Uuid);
-
 /// Loads a session through the request's chat dataloader (None when it is
 /// not visible).
 pub async fn load_session(
@@ -70,24 +66,10 @@ pub async fn load_session(
     crate::graphql::loading::load_one::<ChatLoader, _>(ctx, SessionById(id)).await
 }
 
-impl Loader<SessionById> for ChatLoader {
-    type Value = chat_sessions::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[SessionById],
-    ) -> Result<HashMap<SessionById, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<chat_sessions::Entity, _>(
-            tx,
-            chat_sessions::Column::Id,
-            keys.iter().map(|k| k.0),
-            |m| SessionById(m.id),
-        )
-        .await
-    }
-}
+row_loader!(
+    /// A session by id (visible when it is the viewer's).
+    ChatLoader: SessionById => chat_sessions by Id(id)
+);
 
 impl Loader<MessagesKey> for ChatLoader {
     type Value = ChildPage<chat_messages::Model>;

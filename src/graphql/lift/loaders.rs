@@ -9,7 +9,7 @@ use super::inputs::{
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
 use crate::graphql::loading::load_children;
-use crate::graphql::loading::rows_by;
+use crate::graphql::loading::row_loader;
 pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
 use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// Every lift loader of one request, over its transaction.
 pub struct LiftLoader {
@@ -50,91 +49,25 @@ where
     crate::graphql::loading::load_one::<LiftLoader, K>(ctx, key).await
 }
 
-/// A session by id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SessionById(pub Uuid);
+row_loader!(
+    /// A session by id.
+    LiftLoader: SessionById => sessions by Id(id)
+);
 
-/// A revision by id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RevisionById(pub Uuid);
+row_loader!(
+    /// A revision by id.
+    LiftLoader: RevisionById => session_revisions by Id(id)
+);
 
-/// The `session_summary` row of a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SummaryOf(pub Uuid);
+row_loader!(
+    /// The `session_summary` row of a session.
+    LiftLoader: SummaryOf => session_summary by Id(id)
+);
 
-/// The `draft_validation_stats` row of a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StatsOf(pub Uuid);
-
-impl Loader<SessionById> for LiftLoader {
-    type Value = sessions::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[SessionById],
-    ) -> Result<HashMap<SessionById, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<sessions::Entity, _>(tx, sessions::Column::Id, keys.iter().map(|k| k.0), |m| {
-            SessionById(m.id)
-        })
-        .await
-    }
-}
-
-impl Loader<RevisionById> for LiftLoader {
-    type Value = session_revisions::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[RevisionById],
-    ) -> Result<HashMap<RevisionById, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<session_revisions::Entity, _>(
-            tx,
-            session_revisions::Column::Id,
-            keys.iter().map(|k| k.0),
-            |m| RevisionById(m.id),
-        )
-        .await
-    }
-}
-
-impl Loader<SummaryOf> for LiftLoader {
-    type Value = session_summary::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[SummaryOf],
-    ) -> Result<HashMap<SummaryOf, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<session_summary::Entity, _>(
-            tx,
-            session_summary::Column::Id,
-            keys.iter().map(|k| k.0),
-            |m| SummaryOf(m.id),
-        )
-        .await
-    }
-}
-
-impl Loader<StatsOf> for LiftLoader {
-    type Value = draft_validation_stats::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(&self, keys: &[StatsOf]) -> Result<HashMap<StatsOf, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<draft_validation_stats::Entity, _>(
-            tx,
-            draft_validation_stats::Column::SessionId,
-            keys.iter().map(|k| k.0),
-            |m| StatsOf(m.session_id),
-        )
-        .await
-    }
-}
+row_loader!(
+    /// The `draft_validation_stats` row of a session.
+    LiftLoader: StatsOf => draft_validation_stats by SessionId(session_id)
+);
 
 impl<R> Loader<ChildrenKey<R>> for LiftLoader
 where

@@ -10,6 +10,7 @@ use super::inputs::{
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
 use crate::graphql::loading::load_children;
+use crate::graphql::loading::row_loader;
 use crate::graphql::loading::rows_by;
 pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
 use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
@@ -54,22 +55,6 @@ where
     crate::graphql::loading::load_one::<PromptLabLoader, K>(ctx, key).await
 }
 
-/// A prompt by id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct PromptById(pub Uuid);
-
-/// A template by id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TemplateById(pub Uuid);
-
-/// The template of a prompt (by the prompt's id).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TemplateOfPrompt(pub Uuid);
-
-/// The public author card of a user (`template_authors`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AuthorById(pub Uuid);
-
 /// Whether the viewer likes a template (by the template's id). Only the
 /// viewer's own likes are visible (RLS), so no user filter is needed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,78 +64,25 @@ pub struct LikedByViewer(pub Uuid);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FavoritedByViewer(pub Uuid);
 
-impl Loader<PromptById> for PromptLabLoader {
-    type Value = prompts::Model;
-    type Error = Arc<ApiError>;
+row_loader!(
+    /// A prompt by id.
+    PromptLabLoader: PromptById => prompts by Id(id)
+);
 
-    async fn load(
-        &self,
-        keys: &[PromptById],
-    ) -> Result<HashMap<PromptById, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<prompts::Entity, _>(tx, prompts::Column::Id, keys.iter().map(|k| k.0), |m| {
-            PromptById(m.id)
-        })
-        .await
-    }
-}
+row_loader!(
+    /// A template by id.
+    PromptLabLoader: TemplateById => prompt_templates by Id(id)
+);
 
-impl Loader<TemplateById> for PromptLabLoader {
-    type Value = prompt_templates::Model;
-    type Error = Arc<ApiError>;
+row_loader!(
+    /// The template of a prompt (by the prompt's id).
+    PromptLabLoader: TemplateOfPrompt => prompt_templates by PromptId(prompt_id)
+);
 
-    async fn load(
-        &self,
-        keys: &[TemplateById],
-    ) -> Result<HashMap<TemplateById, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<prompt_templates::Entity, _>(
-            tx,
-            prompt_templates::Column::Id,
-            keys.iter().map(|k| k.0),
-            |m| TemplateById(m.id),
-        )
-        .await
-    }
-}
-
-impl Loader<TemplateOfPrompt> for PromptLabLoader {
-    type Value = prompt_templates::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[TemplateOfPrompt],
-    ) -> Result<HashMap<TemplateOfPrompt, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<prompt_templates::Entity, _>(
-            tx,
-            prompt_templates::Column::PromptId,
-            keys.iter().map(|k| k.0),
-            |m| TemplateOfPrompt(m.prompt_id),
-        )
-        .await
-    }
-}
-
-impl Loader<AuthorById> for PromptLabLoader {
-    type Value = template_authors::Model;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[AuthorById],
-    ) -> Result<HashMap<AuthorById, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
-        rows_by::<template_authors::Entity, _>(
-            tx,
-            template_authors::Column::Id,
-            keys.iter().map(|k| k.0),
-            |m| AuthorById(m.id),
-        )
-        .await
-    }
-}
+row_loader!(
+    /// The public author card of a user (`template_authors`).
+    PromptLabLoader: AuthorById => template_authors by Id(id)
+);
 
 impl Loader<LikedByViewer> for PromptLabLoader {
     type Value = bool;
