@@ -625,6 +625,31 @@ fn sql_literal(v: &str) -> String {
     }
 }
 
+/// A parameter's value in a pgbench script: the variable holding it, an
+/// array of the variables holding its elements (a parameter like the
+/// parent ids of a nested page, `{id1,id2,...}`), or a literal.
+fn script_value(v: &str, vars: &HashMap<String, String>) -> String {
+    let var = |v: &str| vars.get(v).map(|var| format!(":{var}"));
+    if let Some(found) = var(v) {
+        return found;
+    }
+    let elements = v
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .filter(|inner| !inner.is_empty() && !inner.contains(['"', '\\']))
+        .map(|inner| inner.split(',').collect::<Vec<_>>());
+    match elements {
+        Some(elements) if elements.iter().any(|e| vars.contains_key(*e)) => {
+            let items: Vec<String> = elements
+                .iter()
+                .map(|e| var(e).unwrap_or_else(|| sql_literal(e)))
+                .collect();
+            format!("ARRAY[{}]", items.join(", "))
+        }
+        _ => sql_literal(v),
+    }
+}
+
 /// The captured statements as a pgbench script: parameters equal to one of
 /// `vars`' values become that variable, any other becomes a literal.
 fn pgbench_script(lookup: &str, statements: &[Captured], vars: &HashMap<String, String>) -> String {
@@ -644,13 +669,7 @@ fn pgbench_script(lookup: &str, statements: &[Captured], vars: &HashMap<String, 
                 let n: usize = chars[start..i].iter().collect::<String>().parse().unwrap();
                 match st.params.get(n - 1).cloned().flatten() {
                     None => sql.push_str("NULL"),
-                    Some(v) => match vars.get(&v) {
-                        Some(var) => {
-                            sql.push(':');
-                            sql.push_str(var);
-                        }
-                        None => sql.push_str(&sql_literal(&v)),
-                    },
+                    Some(v) => sql.push_str(&script_value(&v, vars)),
                 }
             } else {
                 sql.push(chars[i]);
@@ -662,6 +681,33 @@ fn pgbench_script(lookup: &str, statements: &[Captured], vars: &HashMap<String, 
         script.push_str(";\n");
     }
     script
+}
+
+/// With `BENCH_EXPLAIN=1`: the plans of a scenario's captured reads, each
+/// re-run under `EXPLAIN (ANALYZE, BUFFERS)` with the request's role and
+/// claims, in a transaction rolled back afterwards (writes are not re-run).
+async fn explain(admin: &mut PgConnection, name: &str, statements: &[Captured]) {
+    exec(admin, "BEGIN").await;
+    for st in statements {
+        let sql = pgbench_script("", std::slice::from_ref(st), &HashMap::new());
+        let sql = sql.trim().trim_end_matches(';');
+        let upper = sql.to_ascii_uppercase();
+        if upper.starts_with("SELECT SET_CONFIG") {
+            exec(admin, sql).await;
+        } else if upper.starts_with("SELECT") {
+            let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN (ANALYZE, BUFFERS) {sql}"
+            )))
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n--- in ---\n{sql}"));
+            println!("--- plan ({name}) of: {sql}");
+            for row in rows {
+                println!("{}", row.get::<String, _>(0));
+            }
+        }
+    }
+    exec(admin, "ROLLBACK").await;
 }
 
 struct PgbenchResult {
@@ -960,6 +1006,9 @@ fn main() {
                     let pick = Pick::new(scenario, &users[0], 3);
                     let statements =
                         capture(&mut admin, &log, one_request(&client, &url, scenario, &pick)).await;
+                    if std::env::var_os("BENCH_EXPLAIN").is_some() {
+                        explain(&mut admin, scenario.name(), &statements).await;
+                    }
                     let vars = scenario.variables(&pick, &statements);
                     scripts.push(Script {
                         scenario,

@@ -72,6 +72,10 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261122_000006_prompt_lab", "0006_prompt_lab"),
             sql_migration!("m20261122_000007_live", "0007_live"),
             sql_migration!("m20261130_000008_workspace_owners", "0008_workspace_owners"),
+            sql_migration!(
+                "m20261130_000009_nested_page_indexes",
+                "0009_nested_page_indexes"
+            ),
         ]
     }
 

@@ -1,12 +1,18 @@
 //! Dataloader plumbing shared by the domain modules: loading through the
 //! request's loader, batched reads by key, and the loaders' error type.
 
+use crate::graphql::context::limits;
 use crate::graphql::context::RequestTx;
+use crate::graphql::error::ResultExt;
 use crate::graphql::error::{ApiError, ApiResult};
-use crate::graphql::pagination::{children_pages, ChildPage, SortKey};
+use crate::graphql::pagination::{
+    children_pages, wants_total, ApiConnection, ChildPage, Page, SortKey,
+};
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, ErrorExtensions};
-use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
+use async_graphql::{Context, ErrorExtensions, OutputType};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait, ModelTrait, QueryFilter,
+};
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -108,7 +114,8 @@ pub trait ChildRelation: Clone + Debug + PartialEq + Eq + Hash + Send + Sync + '
 }
 
 /// The first `limit` children of `parent` matching `args`. Keys with the
-/// same `limit` and `args` are loaded together in one statement.
+/// same `limit`, `args` and `with_total` are loaded together in one
+/// statement.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ChildrenKey<R: ChildRelation> {
     /// The parent's id.
@@ -117,53 +124,123 @@ pub struct ChildrenKey<R: ChildRelation> {
     pub limit: u64,
     /// Narrowing arguments.
     pub args: R::Args,
+    /// Whether the page's total is wanted (it costs a count of all the
+    /// parent's matching children).
+    pub with_total: bool,
 }
 
-impl<R: ChildRelation> ChildrenKey<R> {
-    /// The key of `parent`'s first `limit` children matching `args`.
-    pub fn new(parent: Uuid, limit: u64, args: R::Args) -> Self {
-        Self {
-            parent,
-            limit,
-            args,
+/// The model of relation `R`'s children.
+pub type ChildModel<R> = <<R as ChildRelation>::Entity as EntityTrait>::Model;
+
+/// The validated `first` of a nested connection.
+pub fn nested_limit(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
+    let max = limits(ctx).max_page_size as u64;
+    Ok(Page::parse(first, None, None, None, max)?.limit)
+}
+
+/// `parent`'s nested connection of relation `R` (its first `first`
+/// children), loaded through the request's `DataLoader<L>` together with
+/// the same connection of every other parent in the response.
+pub async fn nested_connection<L, R, N>(
+    ctx: &Context<'_>,
+    parent: Uuid,
+    first: Option<i32>,
+    args: R::Args,
+    to_node: impl Fn(ChildModel<R>) -> N,
+) -> async_graphql::Result<ApiConnection<N>>
+where
+    L: Loader<ChildrenKey<R>, Value = ChildPage<ChildModel<R>>, Error = Arc<ApiError>>,
+    R: ChildRelation,
+    N: OutputType,
+    ChildModel<R>: ModelTrait<Entity = R::Entity>,
+{
+    let limit = nested_limit(ctx, first).gql()?;
+    let keys = R::sort_keys(&args);
+    let key = ChildrenKey {
+        parent,
+        limit,
+        args,
+        with_total: wants_total(ctx),
+    };
+    let page = load_one::<L, _>(ctx, key).await?;
+    page.unwrap_or_default()
+        .into_connection(&keys, to_node)
+        .gql()
+}
+
+/// Implements `Loader<ChildrenKey<R>>` for every relation `R` on `$loader`
+/// (which holds the request transaction as `tx`), through
+/// [`load_children`].
+macro_rules! children_loader {
+    ($loader:ty) => {
+        impl<R> async_graphql::dataloader::Loader<$crate::graphql::loading::ChildrenKey<R>>
+            for $loader
+        where
+            R: $crate::graphql::loading::ChildRelation,
+            <R::Entity as sea_orm::EntityTrait>::Column: Send + Sync,
+            <R::Entity as sea_orm::EntityTrait>::Model: Sync,
+        {
+            type Value =
+                $crate::graphql::pagination::ChildPage<$crate::graphql::loading::ChildModel<R>>;
+            type Error = std::sync::Arc<$crate::graphql::error::ApiError>;
+
+            async fn load(
+                &self,
+                keys: &[$crate::graphql::loading::ChildrenKey<R>],
+            ) -> Result<
+                std::collections::HashMap<$crate::graphql::loading::ChildrenKey<R>, Self::Value>,
+                Self::Error,
+            > {
+                $crate::graphql::loading::load_children(&self.tx, keys).await
+            }
         }
-    }
+    };
 }
+pub(crate) use children_loader;
 
-/// Loads a batch of [`ChildrenKey`]s through `tx`: keys with the same limit
-/// and arguments share one statement (`pagination::children_pages`).
+/// Loads a batch of [`ChildrenKey`]s through `tx`: keys with the same
+/// limit, arguments and totals flag share one statement
+/// (`pagination::children_pages`).
 pub async fn load_children<R>(
     tx: &RequestTx,
     keys: &[ChildrenKey<R>],
-) -> Result<HashMap<ChildrenKey<R>, ChildPage<<R::Entity as EntityTrait>::Model>>, Arc<ApiError>>
+) -> Result<HashMap<ChildrenKey<R>, ChildPage<ChildModel<R>>>, Arc<ApiError>>
 where
     R: ChildRelation,
     <R::Entity as EntityTrait>::Column: Send + Sync,
     <R::Entity as EntityTrait>::Model: Sync,
 {
-    let mut groups: HashMap<(u64, R::Args), Vec<Uuid>> = HashMap::new();
+    let mut groups: HashMap<(u64, &R::Args, bool), Vec<Uuid>> = HashMap::new();
     for key in keys {
         groups
-            .entry((key.limit, key.args.clone()))
+            .entry((key.limit, &key.args, key.with_total))
             .or_default()
             .push(key.parent);
     }
     let tx = tx.get().map_err(Arc::new)?;
     let mut out = HashMap::with_capacity(keys.len());
-    for ((limit, args), parents) in groups {
+    for ((limit, args, with_total), parents) in groups {
         let mut pages = children_pages::<R::Entity, _>(
             tx,
             R::parent_column(),
             &parents,
-            &R::sort_keys(&args),
+            &R::sort_keys(args),
             limit,
-            R::filter(&args).map_err(Arc::new)?,
+            R::filter(args).map_err(Arc::new)?,
+            with_total,
         )
         .await
         .map_err(Arc::new)?;
         for parent in parents {
+            // Parents without (visible) children get an empty page.
             let page = pages.remove(&parent).unwrap_or_default();
-            out.insert(ChildrenKey::new(parent, limit, args.clone()), page);
+            let key = ChildrenKey {
+                parent,
+                limit,
+                args: args.clone(),
+                with_total,
+            };
+            out.insert(key, page);
         }
     }
     Ok(out)

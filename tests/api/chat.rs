@@ -1225,6 +1225,67 @@ async fn nested_sessions_messages_query_costs_constant_statements() {
     // The sessions page, then every session's messages in one statement.
     assert_eq!(few.len(), 2, "{few:#?}");
     assert_eq!(many.len(), 2, "{many:#?}");
+    // The parents go in as one array: 3 or 10 sessions, the same statement
+    // (one prepared statement, not one per parent count).
+    assert_eq!(few[1], many[1]);
+}
+
+/// Each conversation's page is cut in SQL, oldest or newest first, with
+/// `hasNextPage` right at the page boundary and the conversation's total
+/// when it is asked for; one request may mix all of these.
+#[tokio::test]
+async fn nested_message_pages_are_cut_per_conversation() {
+    let app = spawn_app().await;
+    let user = app.db.create_user("ada@example.com").await;
+    let long = id(&send(&app, user, None, "m0").await["session"]["id"]);
+    for i in 1..4 {
+        send(&app, user, Some(long), &format!("m{i}")).await;
+    }
+    let short = id(&send(&app, user, None, "s0").await["session"]["id"]);
+    let q = "{ chatSessions { nodes { id
+        oldest: messages(first: 3) { totalCount pageInfo { hasNextPage } nodes { content } }
+        newest: messages(first: 2, orderBy: [{ field: TIMESTAMP, direction: DESC }]) {
+            pageInfo { hasNextPage } nodes { content } }
+        two: messages(first: 2) { totalCount pageInfo { hasNextPage } nodes { content } } } } }";
+    app.reset_statements();
+    let data = ok(&app, user, q, json!({})).await;
+    // The sessions, then one statement per distinct page (size, order,
+    // total or not), each for both conversations.
+    assert_eq!(app.statements().len(), 4, "{:#?}", app.statements());
+    let nodes = data["chatSessions"]["nodes"].as_array().unwrap();
+    let node = |session: Uuid| {
+        nodes
+            .iter()
+            .find(|n| id(&n["id"]) == session)
+            .expect("session listed")
+    };
+    let contents = |page: &Value| -> Vec<String> {
+        page["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["content"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (l, s) = (node(long), node(short));
+    assert_eq!(contents(&l["oldest"]), ["m0", "answer to m0", "m1"]);
+    assert_eq!(l["oldest"]["totalCount"], 8);
+    assert_eq!(l["oldest"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(contents(&l["newest"]), ["answer to m3", "m3"]);
+    assert_eq!(l["newest"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(contents(&s["oldest"]), ["s0", "answer to s0"]);
+    assert_eq!(s["oldest"]["totalCount"], 2);
+    assert_eq!(s["oldest"]["pageInfo"]["hasNextPage"], false);
+    // Exactly a page: no next page.
+    assert_eq!(contents(&s["two"]), ["s0", "answer to s0"]);
+    assert_eq!(s["two"]["totalCount"], 2);
+    assert_eq!(s["two"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(l["two"]["totalCount"], 8);
+
+    // Another user asking for the same pages gets nothing of Ada's.
+    let bob = app.db.create_user("bob@example.com").await;
+    let data = ok(&app, bob, q, json!({})).await;
+    assert_eq!(data["chatSessions"]["nodes"], json!([]));
 }
 
 /// sessions -> messages -> each message's session -> that session's

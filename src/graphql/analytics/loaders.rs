@@ -13,10 +13,10 @@ use super::inputs::{
 use super::types::CohortPeriod;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::{ApiError, ApiResult};
-use crate::graphql::loading::load_children;
+use crate::graphql::loading::children_loader;
 use crate::graphql::loading::row_loader;
 pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
-use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
+use crate::graphql::pagination::{SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use chrono::{DateTime, Utc};
@@ -25,8 +25,7 @@ use entity::analytics::{
     v_active_users, v_top_agents, v_workspace_summary,
 };
 use entity::public::{agent_runs, agents, users, workspace_members};
-use sea_orm::{ColumnTrait, Condition, EntityTrait};
-use std::collections::HashMap;
+use sea_orm::{ColumnTrait, Condition};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -70,22 +69,7 @@ row_loader!(
     AnalyticsLoader: SummaryOfWorkspace => v_workspace_summary by WorkspaceId(workspace_id)
 );
 
-impl<R> Loader<ChildrenKey<R>> for AnalyticsLoader
-where
-    R: ChildRelation,
-    <R::Entity as EntityTrait>::Column: Send + Sync,
-    <R::Entity as EntityTrait>::Model: Sync,
-{
-    type Value = ChildPage<<R::Entity as EntityTrait>::Model>;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[ChildrenKey<R>],
-    ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
-        load_children(&self.tx, keys).await
-    }
-}
+children_loader!(AnalyticsLoader);
 
 /// Declares a child relation. With `[(column, direction), ...]` the order
 /// is fixed; with `order Field => keys` the `orderBy` is part of the

@@ -17,6 +17,7 @@ pub use subscription::AnalyticsSubscription;
 use crate::auth::Role;
 use crate::graphql::context::{limits, require_user, tx, viewer};
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
+use crate::graphql::pagination::wants_total;
 use crate::graphql::pagination::{ApiConnection, ConnectionTotal, Page, DEFAULT_PAGE_SIZE};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
@@ -63,11 +64,6 @@ fn page(
     before: Option<String>,
 ) -> ApiResult<Page> {
     Page::parse(first, after, last, before, limits(ctx).max_page_size as u64)
-}
-
-/// Whether the client selected `totalCount` (it costs a count statement).
-fn wants_total(ctx: &Context<'_>) -> bool {
-    ctx.look_ahead().field("totalCount").exists()
 }
 
 /// Root queries of the analytics domain.

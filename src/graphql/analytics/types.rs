@@ -10,15 +10,16 @@ use super::inputs::{
     ALERT_DEFAULT_ORDER, COHORT_DEFAULT_ORDER, DAILY_METRICS_DEFAULT_ORDER,
     HOURLY_METRICS_DEFAULT_ORDER, TOP_AGENT_DEFAULT_ORDER,
 };
+use super::loaders::AnalyticsLoader;
 use super::loaders::{
     load_one, ActiveUsersOfWorkspace, AgentPerformanceOfWorkspace, AgentsOfWorkspace,
-    AlertHistoryOfWorkspace, AlertRulesOfWorkspace, ChildRelation, ChildrenKey, CohortsOfWorkspace,
-    DailyMetricsOfWorkspace, HourRange, HourlyMetricsOfWorkspace, MembersOfWorkspace, RunsOfAgent,
-    SummaryOfWorkspace, TopAgentsOfWorkspace, UserById,
+    AlertHistoryOfWorkspace, AlertRulesOfWorkspace, CohortsOfWorkspace, DailyMetricsOfWorkspace,
+    HourRange, HourlyMetricsOfWorkspace, MembersOfWorkspace, RunsOfAgent, SummaryOfWorkspace,
+    TopAgentsOfWorkspace, UserById,
 };
-use crate::graphql::context::limits;
-use crate::graphql::error::{ApiResult, ResultExt};
-use crate::graphql::pagination::{ApiConnection, Page, DEFAULT_PAGE_SIZE};
+use crate::graphql::error::ResultExt;
+use crate::graphql::loading::nested_connection;
+use crate::graphql::pagination::{ApiConnection, DEFAULT_PAGE_SIZE};
 use crate::graphql::viewer::User;
 use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -161,34 +162,6 @@ db_enum!(
     }
 );
 
-/// The validated `first` of a nested connection.
-fn nested_limit(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
-    Ok(Page::parse(first, None, None, None, limits(ctx).max_page_size as u64)?.limit)
-}
-
-/// Loads `parent`'s first children of relation `R` as a connection.
-async fn nested<R, N>(
-    ctx: &Context<'_>,
-    parent: Uuid,
-    first: Option<i32>,
-    args: R::Args,
-    to_node: impl Fn(<R::Entity as sea_orm::EntityTrait>::Model) -> N,
-) -> async_graphql::Result<ApiConnection<N>>
-where
-    R: ChildRelation,
-    N: async_graphql::OutputType,
-    <R::Entity as sea_orm::EntityTrait>::Column: Send + Sync,
-    <R::Entity as sea_orm::EntityTrait>::Model: Sync,
-{
-    let limit = nested_limit(ctx, first).gql()?;
-    let keys = R::sort_keys(&args);
-    let key = ChildrenKey::<R>::new(parent, limit, args);
-    let page = load_one(ctx, key).await?;
-    page.unwrap_or_default()
-        .into_connection(&keys, to_node)
-        .gql()
-}
-
 /// A workspace the viewer is a member of (`public.workspaces`).
 #[derive(Clone, Debug)]
 pub struct Workspace(pub workspaces::Model);
@@ -225,7 +198,14 @@ impl Workspace {
         ctx: &Context<'_>,
         first: Option<i32>,
     ) -> async_graphql::Result<ApiConnection<WorkspaceMember>> {
-        nested::<MembersOfWorkspace, _>(ctx, self.0.id, first, (), WorkspaceMember).await
+        nested_connection::<AnalyticsLoader, MembersOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (),
+            WorkspaceMember,
+        )
+        .await
     }
 
     /// The workspace's agents (default: oldest first). To page further, use
@@ -240,7 +220,14 @@ impl Workspace {
         order_by: Option<Vec<AgentOrder>>,
     ) -> async_graphql::Result<ApiConnection<Agent>> {
         let order = normalize_order(order_by, AGENT_DEFAULT_ORDER);
-        nested::<AgentsOfWorkspace, _>(ctx, self.0.id, first, (order, ()), Agent).await
+        nested_connection::<AnalyticsLoader, AgentsOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (order, ()),
+            Agent,
+        )
+        .await
     }
 
     /// Daily rollups between `from` and `to` (UTC days, inclusive)
@@ -258,9 +245,13 @@ impl Workspace {
     ) -> async_graphql::Result<ApiConnection<AnalyticsDailyMetrics>> {
         let range = DateRange::new(from, to).gql()?;
         let order = normalize_order(order_by, DAILY_METRICS_DEFAULT_ORDER);
-        nested::<DailyMetricsOfWorkspace, _>(ctx, self.0.id, first, (order, range), |m| {
-            AnalyticsDailyMetrics::from(m)
-        })
+        nested_connection::<AnalyticsLoader, DailyMetricsOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (order, range),
+            AnalyticsDailyMetrics::from,
+        )
         .await
     }
 
@@ -279,9 +270,13 @@ impl Workspace {
     ) -> async_graphql::Result<ApiConnection<AnalyticsHourlyMetrics>> {
         let range = HourRange::new(from, to).gql()?;
         let order = normalize_order(order_by, HOURLY_METRICS_DEFAULT_ORDER);
-        nested::<HourlyMetricsOfWorkspace, _>(ctx, self.0.id, first, (order, range), |m| {
-            AnalyticsHourlyMetrics::from(m)
-        })
+        nested_connection::<AnalyticsLoader, HourlyMetricsOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (order, range),
+            AnalyticsHourlyMetrics::from,
+        )
         .await
     }
 
@@ -300,9 +295,13 @@ impl Workspace {
     ) -> async_graphql::Result<ApiConnection<AnalyticsAgentPerformance>> {
         let range = DateRange::new(from, to).gql()?;
         let order = normalize_order(order_by, AGENT_PERFORMANCE_DEFAULT_ORDER);
-        nested::<AgentPerformanceOfWorkspace, _>(ctx, self.0.id, first, (order, range), |m| {
-            AnalyticsAgentPerformance::from(m)
-        })
+        nested_connection::<AnalyticsLoader, AgentPerformanceOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (order, range),
+            AnalyticsAgentPerformance::from,
+        )
         .await
     }
 
@@ -319,8 +318,14 @@ impl Workspace {
         order_by: Option<Vec<AnalyticsUserCohortOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsUserCohort>> {
         let order = normalize_order(order_by, COHORT_DEFAULT_ORDER);
-        nested::<CohortsOfWorkspace, _>(ctx, self.0.id, first, (order, period), AnalyticsUserCohort)
-            .await
+        nested_connection::<AnalyticsLoader, CohortsOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (order, period),
+            AnalyticsUserCohort,
+        )
+        .await
     }
 
     /// Alert rules, oldest first.
@@ -332,7 +337,14 @@ impl Workspace {
         ctx: &Context<'_>,
         first: Option<i32>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsAlertRule>> {
-        nested::<AlertRulesOfWorkspace, _>(ctx, self.0.id, first, (), AnalyticsAlertRule).await
+        nested_connection::<AnalyticsLoader, AlertRulesOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (),
+            AnalyticsAlertRule,
+        )
+        .await
     }
 
     /// Fired alerts (only unacknowledged ones when `unacknowledgedOnly`)
@@ -348,7 +360,7 @@ impl Workspace {
         order_by: Option<Vec<AnalyticsAlertOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsAlert>> {
         let order = normalize_order(order_by, ALERT_DEFAULT_ORDER);
-        nested::<AlertHistoryOfWorkspace, _>(
+        nested_connection::<AnalyticsLoader, AlertHistoryOfWorkspace, _>(
             ctx,
             self.0.id,
             first,
@@ -374,9 +386,13 @@ impl Workspace {
     ) -> async_graphql::Result<ApiConnection<AnalyticsActiveUsers>> {
         let range = DateRange::new(from, to).gql()?;
         let order = normalize_order(order_by, ACTIVE_USERS_DEFAULT_ORDER);
-        nested::<ActiveUsersOfWorkspace, _>(ctx, self.0.id, first, (order, range), |m| {
-            AnalyticsActiveUsers::from(m)
-        })
+        nested_connection::<AnalyticsLoader, ActiveUsersOfWorkspace, _>(
+            ctx,
+            self.0.id,
+            first,
+            (order, range),
+            AnalyticsActiveUsers::from,
+        )
         .await
     }
 
@@ -392,7 +408,7 @@ impl Workspace {
         order_by: Option<Vec<AnalyticsTopAgentOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsTopAgent>> {
         let order = normalize_order(order_by, TOP_AGENT_DEFAULT_ORDER);
-        nested::<TopAgentsOfWorkspace, _>(
+        nested_connection::<AnalyticsLoader, TopAgentsOfWorkspace, _>(
             ctx,
             self.0.id,
             first,
@@ -496,7 +512,14 @@ impl Agent {
         first: Option<i32>,
         order_by: Option<Vec<AgentRunOrder>>,
     ) -> async_graphql::Result<ApiConnection<AgentRun>> {
-        nested::<RunsOfAgent, _>(ctx, self.0.id, first, run_direction(order_by), AgentRun).await
+        nested_connection::<AnalyticsLoader, RunsOfAgent, _>(
+            ctx,
+            self.0.id,
+            first,
+            run_direction(order_by),
+            AgentRun,
+        )
+        .await
     }
 }
 

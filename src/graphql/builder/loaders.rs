@@ -3,21 +3,16 @@
 //! a nested query costs one statement per relation and level.
 
 use crate::graphql::builder::inputs::{
-    sort_keys, BuilderPromptOrderField, BuilderResponseOrderField, BuilderStepOrderField,
-    OrderField, Ordering,
+    sort_keys, BuilderPromptOrderField, BuilderResponseOrderField, BuilderStepOrderField, Ordering,
 };
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::{ApiError, ApiResult};
-use crate::graphql::loading::row_loader;
-use crate::graphql::pagination::{children_pages, ChildPage};
-use async_graphql::dataloader::{DataLoader, Loader};
+use crate::graphql::loading::{children_loader, row_loader, ChildRelation};
+use crate::graphql::pagination::SortKey;
+use async_graphql::dataloader::DataLoader;
 use async_graphql::Context;
 use entity::builder::{prompts, responses, sessions, steps};
-use sea_orm::{Condition, DatabaseTransaction, EntityTrait, FromQueryResult};
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// Loads builder rows through the request's transaction (so RLS applies).
 pub struct BuilderLoader {
@@ -57,74 +52,6 @@ pub fn shared(err: Arc<ApiError>) -> ApiError {
     }
 }
 
-/// The page arguments of a nested connection: keys with equal arguments are
-/// loaded in one statement, distinct arguments in one statement each.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ChildArgs<F> {
-    /// Rows per parent.
-    pub limit: u64,
-    /// Normalised ordering (ends with the id).
-    pub order: Ordering<F>,
-}
-
-/// One page of a parent's children.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ChildrenOf<F> {
-    /// The parent's id.
-    pub parent: Uuid,
-    /// The page wanted.
-    pub args: ChildArgs<F>,
-}
-
-/// A session's prompts.
-pub type PromptsOfSession = ChildrenOf<BuilderPromptOrderField>;
-/// A session's steps.
-pub type StepsOfSession = ChildrenOf<BuilderStepOrderField>;
-/// A prompt's responses.
-pub type ResponsesOfPrompt = ChildrenOf<BuilderResponseOrderField>;
-
-/// The pages of `keys`, one `children_pages` statement per distinct args.
-async fn pages<E, F>(
-    db: &DatabaseTransaction,
-    parent_column: E::Column,
-    keys: &[ChildrenOf<F>],
-) -> ApiResult<HashMap<ChildrenOf<F>, ChildPage<E::Model>>>
-where
-    E: EntityTrait,
-    E::Model: FromQueryResult + Clone,
-    F: OrderField<Column = E::Column> + Eq + Hash + Clone,
-{
-    let mut groups: HashMap<&ChildArgs<F>, Vec<Uuid>> = HashMap::new();
-    for key in keys {
-        groups.entry(&key.args).or_default().push(key.parent);
-    }
-    let mut out = HashMap::with_capacity(keys.len());
-    for (args, parents) in groups {
-        let keys = sort_keys(&args.order);
-        let mut found = children_pages::<E, _>(
-            db,
-            parent_column,
-            &parents,
-            &keys,
-            args.limit,
-            Condition::all(),
-        )
-        .await?;
-        for parent in parents {
-            // Parents without children get an empty page, not a miss.
-            let page = found.remove(&parent).unwrap_or_default();
-            out.insert(
-                ChildrenOf {
-                    parent,
-                    args: args.clone(),
-                },
-                page,
-            );
-        }
-    }
-    Ok(out)
-}
-
 row_loader!(
     /// A session by id.
     BuilderLoader: SessionById => sessions by Id(id)
@@ -135,47 +62,37 @@ row_loader!(
     BuilderLoader: PromptById => prompts by Id(id)
 );
 
-impl Loader<PromptsOfSession> for BuilderLoader {
-    type Value = ChildPage<prompts::Model>;
-    type Error = Arc<ApiError>;
+children_loader!(BuilderLoader);
 
-    async fn load(
-        &self,
-        keys: &[PromptsOfSession],
-    ) -> Result<HashMap<PromptsOfSession, Self::Value>, Self::Error> {
-        let db = self.tx.get().map_err(Arc::new)?;
-        pages::<prompts::Entity, _>(db, prompts::Column::SessionId, keys)
-            .await
-            .map_err(Arc::new)
-    }
+/// Declares a builder child relation ordered by the client's `orderBy`.
+macro_rules! ordered_relation {
+    ($(#[$doc:meta])* $name:ident: $entity:ident by $parent:ident, $field:ty) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub struct $name;
+
+        impl ChildRelation for $name {
+            type Entity = $entity::Entity;
+            type Args = Ordering<$field>;
+            fn parent_column() -> $entity::Column {
+                $entity::Column::$parent
+            }
+            fn sort_keys(order: &Self::Args) -> Vec<SortKey<$entity::Column>> {
+                sort_keys(order)
+            }
+        }
+    };
 }
 
-impl Loader<StepsOfSession> for BuilderLoader {
-    type Value = ChildPage<steps::Model>;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[StepsOfSession],
-    ) -> Result<HashMap<StepsOfSession, Self::Value>, Self::Error> {
-        let db = self.tx.get().map_err(Arc::new)?;
-        pages::<steps::Entity, _>(db, steps::Column::SessionId, keys)
-            .await
-            .map_err(Arc::new)
-    }
-}
-
-impl Loader<ResponsesOfPrompt> for BuilderLoader {
-    type Value = ChildPage<responses::Model>;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[ResponsesOfPrompt],
-    ) -> Result<HashMap<ResponsesOfPrompt, Self::Value>, Self::Error> {
-        let db = self.tx.get().map_err(Arc::new)?;
-        pages::<responses::Entity, _>(db, responses::Column::PromptId, keys)
-            .await
-            .map_err(Arc::new)
-    }
-}
+ordered_relation!(
+    /// A session's prompts.
+    PromptsOfSession: prompts by SessionId, BuilderPromptOrderField
+);
+ordered_relation!(
+    /// A session's steps.
+    StepsOfSession: steps by SessionId, BuilderStepOrderField
+);
+ordered_relation!(
+    /// A prompt's responses.
+    ResponsesOfPrompt: responses by PromptId, BuilderResponseOrderField
+);

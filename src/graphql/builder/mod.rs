@@ -9,6 +9,7 @@ pub mod types;
 use crate::auth::Role;
 use crate::graphql::context::{limits, require_user, tx, viewer};
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
+use crate::graphql::pagination::wants_total;
 use crate::graphql::pagination::{ApiConnection, Page, SortDirection, DEFAULT_PAGE_SIZE};
 use async_graphql::{Context, Object, SimpleObject};
 use inputs::{
@@ -40,11 +41,6 @@ fn require_signed_in(ctx: &Context<'_>) -> ApiResult<()> {
         return Err(ApiError::Unauthenticated("sign in first".into()));
     }
     Ok(())
-}
-
-/// Whether the client selected `totalCount` (it costs a statement).
-fn wants_total(ctx: &Context<'_>) -> bool {
-    ctx.look_ahead().field("totalCount").exists()
 }
 
 /// Root fields of the builder domain.

@@ -2,23 +2,20 @@
 //! through the request's dataloader.
 
 use crate::graphql::builder::inputs::{
-    normalize, sort_keys, BuilderPromptOrder, BuilderPromptOrderField, BuilderResponseOrder,
+    normalize, BuilderPromptOrder, BuilderPromptOrderField, BuilderResponseOrder,
     BuilderResponseOrderField, BuilderStepOrder, BuilderStepOrderField, OrderEntry, OrderField,
+    Ordering,
 };
 use crate::graphql::builder::loaders::{
-    loader, shared, ChildArgs, ChildrenOf, PromptById, SessionById,
+    loader, shared, BuilderLoader, PromptById, PromptsOfSession, ResponsesOfPrompt, SessionById,
+    StepsOfSession,
 };
-use crate::graphql::builder::max_page_size;
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
-use crate::graphql::pagination::{
-    ApiConnection, ChildPage, Page, SortDirection, DEFAULT_PAGE_SIZE,
-};
-use async_graphql::dataloader::Loader;
+use crate::graphql::loading::{nested_connection, ChildModel, ChildRelation};
+use crate::graphql::pagination::{ApiConnection, SortDirection, DEFAULT_PAGE_SIZE};
 use async_graphql::{ComplexObject, Context, Json, OutputType, SimpleObject};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use entity::builder::{analytics, prompts, responses, sessions, steps};
-use sea_orm::ModelTrait;
-use std::hash::Hash;
 use uuid::Uuid;
 
 /// A model-builder session of one user.
@@ -215,40 +212,26 @@ pub struct BuilderSessionGroup {
     pub count: i64,
 }
 
-/// Loads one page of `parent`'s children through the dataloader and turns it
-/// into a connection: `first` rows in `order_by` order (`default` when not
-/// given).
-async fn nested<O, M, N>(
+/// `parent`'s first children of relation `R` as a connection: `first` rows
+/// in `order_by` order (`default` when not given).
+async fn nested<R, O, N>(
     ctx: &Context<'_>,
     parent: Uuid,
     first: Option<i32>,
     order_by: Option<Vec<O>>,
     default: (O::Field, SortDirection),
-    to_node: fn(M) -> N,
-) -> ApiResult<ApiConnection<N>>
+    to_node: fn(ChildModel<R>) -> N,
+) -> async_graphql::Result<ApiConnection<N>>
 where
+    R: ChildRelation<Args = Ordering<O::Field>>,
     O: OrderEntry,
     O::Field: OrderField + std::fmt::Debug,
-    <O::Field as OrderField>::Column: Into<<M::Entity as sea_orm::EntityTrait>::Column>,
-    M: ModelTrait + Clone + Send + Sync + 'static,
+    <R::Entity as sea_orm::EntityTrait>::Column: Send + Sync,
+    ChildModel<R>: Sync,
     N: OutputType,
-    crate::graphql::builder::loaders::BuilderLoader:
-        Loader<ChildrenOf<O::Field>, Value = ChildPage<M>, Error = std::sync::Arc<ApiError>>,
-    ChildrenOf<O::Field>: Hash + Eq + Clone + Send + Sync,
 {
-    let limit = Page::parse(first, None, None, None, max_page_size(ctx))?.limit;
     let order = normalize(order_by, default);
-    let keys = sort_keys(&order);
-    let key = ChildrenOf {
-        parent,
-        args: ChildArgs { limit, order },
-    };
-    let page = loader(ctx)?
-        .load_one(key)
-        .await
-        .map_err(shared)?
-        .unwrap_or_default();
-    page.into_connection(&keys, to_node)
+    nested_connection::<BuilderLoader, R, N>(ctx, parent, first, order, to_node).await
 }
 
 #[ComplexObject]
@@ -265,7 +248,7 @@ impl BuilderSession {
         first: Option<i32>,
         order_by: Option<Vec<BuilderPromptOrder>>,
     ) -> async_graphql::Result<ApiConnection<BuilderPrompt>> {
-        nested(
+        nested::<PromptsOfSession, _, _>(
             ctx,
             self.id,
             first,
@@ -274,7 +257,6 @@ impl BuilderSession {
             BuilderPrompt::from,
         )
         .await
-        .gql()
     }
 
     /// The session's first steps (oldest first unless `orderBy` says
@@ -289,7 +271,7 @@ impl BuilderSession {
         first: Option<i32>,
         order_by: Option<Vec<BuilderStepOrder>>,
     ) -> async_graphql::Result<ApiConnection<BuilderStep>> {
-        nested(
+        nested::<StepsOfSession, _, _>(
             ctx,
             self.id,
             first,
@@ -298,7 +280,6 @@ impl BuilderSession {
             BuilderStep::from,
         )
         .await
-        .gql()
     }
 }
 
@@ -332,7 +313,7 @@ impl BuilderPrompt {
         first: Option<i32>,
         order_by: Option<Vec<BuilderResponseOrder>>,
     ) -> async_graphql::Result<ApiConnection<BuilderResponse>> {
-        nested(
+        nested::<ResponsesOfPrompt, _, _>(
             ctx,
             self.id,
             first,
@@ -341,7 +322,6 @@ impl BuilderPrompt {
             BuilderResponse::from,
         )
         .await
-        .gql()
     }
 }
 

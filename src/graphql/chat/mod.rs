@@ -16,6 +16,7 @@ pub use subscription::ChatSubscription;
 use crate::auth::Role;
 use crate::graphql::context::{limits, require_user, tx, viewer};
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
+use crate::graphql::pagination::wants_total;
 use crate::graphql::pagination::{
     ApiConnection, ConnectionTotal, Page, SortDirection, DEFAULT_PAGE_SIZE,
 };
@@ -68,11 +69,6 @@ fn page(
     before: Option<String>,
 ) -> ApiResult<Page> {
     Page::parse(first, after, last, before, limits(ctx).max_page_size as u64)
-}
-
-/// Whether the client selected `totalCount` (it costs a count statement).
-fn wants_total(ctx: &Context<'_>) -> bool {
-    ctx.look_ahead().field("totalCount").exists()
 }
 
 fn empty<N: async_graphql::OutputType>() -> ApiConnection<N> {

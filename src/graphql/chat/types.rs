@@ -1,11 +1,11 @@
 //! GraphQL object types of the chat domain: profile, sessions, messages,
 //! daily usage, models, activity, the summary view and mutation payloads.
 
-use super::inputs::{direction_of, message_sort_keys, ChatMessageOrder};
-use super::loaders::{load_messages, load_session, MessagesKey};
-use crate::graphql::context::limits;
-use crate::graphql::error::{ApiResult, ResultExt};
-use crate::graphql::pagination::{ApiConnection, Page, SortDirection, DEFAULT_PAGE_SIZE};
+use super::inputs::{direction_of, ChatMessageOrder};
+use super::loaders::{load_session, ChatLoader, MessagesOfSession};
+use crate::graphql::error::ResultExt;
+use crate::graphql::loading::nested_connection;
+use crate::graphql::pagination::{ApiConnection, SortDirection, DEFAULT_PAGE_SIZE};
 use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use entity::chat::{
@@ -103,10 +103,6 @@ impl ChatProfile {
 #[derive(Clone, Debug)]
 pub struct ChatSession(pub chat_sessions::Model);
 
-fn nested_limit(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
-    Ok(Page::parse(first, None, None, None, limits(ctx).max_page_size as u64)?.limit)
-}
-
 #[Object]
 impl ChatSession {
     /// Session id.
@@ -169,16 +165,15 @@ impl ChatSession {
         first: Option<i32>,
         order_by: Option<Vec<ChatMessageOrder>>,
     ) -> async_graphql::Result<ApiConnection<ChatMessage>> {
-        let limit = nested_limit(ctx, first).gql()?;
         let direction = direction_of(order_by, SortDirection::Asc, |o| o.direction);
-        let key = MessagesKey {
-            session: self.0.id,
-            limit,
+        nested_connection::<ChatLoader, MessagesOfSession, _>(
+            ctx,
+            self.0.id,
+            first,
             direction,
-        };
-        let page = load_messages(ctx, key).await?;
-        page.into_connection(&message_sort_keys(direction), ChatMessage)
-            .gql()
+            ChatMessage,
+        )
+        .await
     }
 }
 

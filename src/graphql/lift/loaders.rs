@@ -8,18 +8,16 @@ use super::inputs::{
 };
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
-use crate::graphql::loading::load_children;
+use crate::graphql::loading::children_loader;
 use crate::graphql::loading::row_loader;
 pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
-use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
+use crate::graphql::pagination::{SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entity::lift::{
     draft_validation_stats, hole_resolutions, recent_activity, session_drafts, session_revisions,
     session_summary, sessions,
 };
-use sea_orm::EntityTrait;
-use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -69,22 +67,7 @@ row_loader!(
     LiftLoader: StatsOf => draft_validation_stats by SessionId(session_id)
 );
 
-impl<R> Loader<ChildrenKey<R>> for LiftLoader
-where
-    R: ChildRelation,
-    <R::Entity as EntityTrait>::Column: Send + Sync,
-    <R::Entity as EntityTrait>::Model: Sync,
-{
-    type Value = ChildPage<<R::Entity as EntityTrait>::Model>;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[ChildrenKey<R>],
-    ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
-        load_children(&self.tx, keys).await
-    }
-}
+children_loader!(LiftLoader);
 
 /// A session's IR revisions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

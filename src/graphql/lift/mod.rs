@@ -14,6 +14,7 @@ pub use subscription::LiftSubscription;
 use crate::auth::Role;
 use crate::graphql::context::{limits, require_user, tx, viewer};
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
+use crate::graphql::pagination::wants_total;
 use crate::graphql::pagination::{ApiConnection, ConnectionTotal, Page, DEFAULT_PAGE_SIZE};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
@@ -50,11 +51,6 @@ fn page(
     before: Option<String>,
 ) -> ApiResult<Page> {
     Page::parse(first, after, last, before, limits(ctx).max_page_size as u64)
-}
-
-/// Whether the client selected `totalCount` (it costs a count statement).
-fn wants_total(ctx: &Context<'_>) -> bool {
-    ctx.look_ahead().field("totalCount").exists()
 }
 
 /// Root queries of the lift domain.

@@ -2,18 +2,17 @@
 //! resolutions, the reporting views, aggregate rows and mutation payloads.
 
 use super::inputs::{
-    draft_sort_keys, normalize_order, resolution_sort_keys, revision_sort_keys, LiftDraftOrder,
-    LiftHoleResolutionOrder, LiftRevisionOrder, DRAFT_DEFAULT_ORDER, RESOLUTION_DEFAULT_ORDER,
-    REVISION_DEFAULT_ORDER,
+    normalize_order, LiftDraftOrder, LiftHoleResolutionOrder, LiftRevisionOrder,
+    DRAFT_DEFAULT_ORDER, RESOLUTION_DEFAULT_ORDER, REVISION_DEFAULT_ORDER,
 };
+use super::loaders::LiftLoader;
 use super::loaders::{
-    activity_sort_keys, load_one, ActivityOfSession, ChildrenKey, DraftsOfRevision,
-    DraftsOfSession, ResolutionsOfSession, RevisionById, RevisionsOfSession, SessionById, StatsOf,
-    SummaryOf,
+    load_one, ActivityOfSession, DraftsOfRevision, DraftsOfSession, ResolutionsOfSession,
+    RevisionById, RevisionsOfSession, SessionById, StatsOf, SummaryOf,
 };
-use crate::graphql::context::limits;
-use crate::graphql::error::{ApiResult, ResultExt};
-use crate::graphql::pagination::{ApiConnection, ChildPage, Page, DEFAULT_PAGE_SIZE};
+use crate::graphql::error::ResultExt;
+use crate::graphql::loading::nested_connection;
+use crate::graphql::pagination::{ApiConnection, DEFAULT_PAGE_SIZE};
 use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use entity::lift::{
@@ -111,11 +110,6 @@ db_enum!(
     }
 );
 
-/// The validated `first` of a nested connection.
-fn nested_limit(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
-    Ok(Page::parse(first, None, None, None, limits(ctx).max_page_size as u64)?.limit)
-}
-
 /// A code-lifting session (prompt to code, or code to IR).
 #[derive(Clone, Debug)]
 pub struct LiftSession(pub sessions::Model);
@@ -190,14 +184,15 @@ impl LiftSession {
         first: Option<i32>,
         order_by: Option<Vec<LiftRevisionOrder>>,
     ) -> async_graphql::Result<ApiConnection<LiftRevision>> {
-        let limit = nested_limit(ctx, first).gql()?;
         let order = normalize_order(order_by, REVISION_DEFAULT_ORDER);
-        let keys = revision_sort_keys(&order);
-        let key = ChildrenKey::<RevisionsOfSession>::new(self.0.id, limit, order);
-        let page = load_one(ctx, key).await?;
-        page.unwrap_or_default()
-            .into_connection(&keys, LiftRevision)
-            .gql()
+        nested_connection::<LiftLoader, RevisionsOfSession, _>(
+            ctx,
+            self.0.id,
+            first,
+            order,
+            LiftRevision,
+        )
+        .await
     }
 
     /// The session's code drafts (default: by draft number, ascending).
@@ -211,14 +206,9 @@ impl LiftSession {
         first: Option<i32>,
         order_by: Option<Vec<LiftDraftOrder>>,
     ) -> async_graphql::Result<ApiConnection<LiftDraft>> {
-        let limit = nested_limit(ctx, first).gql()?;
         let order = normalize_order(order_by, DRAFT_DEFAULT_ORDER);
-        let keys = draft_sort_keys(&order);
-        let key = ChildrenKey::<DraftsOfSession>::new(self.0.id, limit, order);
-        let page = load_one(ctx, key).await?;
-        page.unwrap_or_default()
-            .into_connection(&keys, LiftDraft)
-            .gql()
+        nested_connection::<LiftLoader, DraftsOfSession, _>(ctx, self.0.id, first, order, LiftDraft)
+            .await
     }
 
     /// The session's hole resolutions (default: oldest first).
@@ -232,14 +222,15 @@ impl LiftSession {
         first: Option<i32>,
         order_by: Option<Vec<LiftHoleResolutionOrder>>,
     ) -> async_graphql::Result<ApiConnection<LiftHoleResolution>> {
-        let limit = nested_limit(ctx, first).gql()?;
         let order = normalize_order(order_by, RESOLUTION_DEFAULT_ORDER);
-        let keys = resolution_sort_keys(&order);
-        let key = ChildrenKey::<ResolutionsOfSession>::new(self.0.id, limit, order);
-        let page = load_one(ctx, key).await?;
-        page.unwrap_or_default()
-            .into_connection(&keys, LiftHoleResolution)
-            .gql()
+        nested_connection::<LiftLoader, ResolutionsOfSession, _>(
+            ctx,
+            self.0.id,
+            first,
+            order,
+            LiftHoleResolution,
+        )
+        .await
     }
 
     /// Dashboard aggregates of this session (`session_summary`).
@@ -269,11 +260,14 @@ impl LiftSession {
         ctx: &Context<'_>,
         first: Option<i32>,
     ) -> async_graphql::Result<ApiConnection<LiftActivityEvent>> {
-        let limit = nested_limit(ctx, first).gql()?;
-        let key = ChildrenKey::<ActivityOfSession>::new(self.0.id, limit, Vec::new());
-        let page: ChildPage<recent_activity::Model> = load_one(ctx, key).await?.unwrap_or_default();
-        page.into_connection(&activity_sort_keys(), LiftActivityEvent)
-            .gql()
+        nested_connection::<LiftLoader, ActivityOfSession, _>(
+            ctx,
+            self.0.id,
+            first,
+            Vec::new(),
+            LiftActivityEvent,
+        )
+        .await
     }
 }
 
@@ -340,14 +334,11 @@ impl LiftRevision {
         first: Option<i32>,
         order_by: Option<Vec<LiftDraftOrder>>,
     ) -> async_graphql::Result<ApiConnection<LiftDraft>> {
-        let limit = nested_limit(ctx, first).gql()?;
         let order = normalize_order(order_by, DRAFT_DEFAULT_ORDER);
-        let keys = draft_sort_keys(&order);
-        let key = ChildrenKey::<DraftsOfRevision>::new(self.0.id, limit, order);
-        let page = load_one(ctx, key).await?;
-        page.unwrap_or_default()
-            .into_connection(&keys, LiftDraft)
-            .gql()
+        nested_connection::<LiftLoader, DraftsOfRevision, _>(
+            ctx, self.0.id, first, order, LiftDraft,
+        )
+        .await
     }
 }
 

@@ -9,18 +9,17 @@ use super::inputs::{
 };
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
-use crate::graphql::loading::load_children;
+use crate::graphql::loading::children_loader;
 use crate::graphql::loading::row_loader;
 use crate::graphql::loading::rows_by;
 pub use crate::graphql::loading::{ChildRelation, ChildrenKey};
-use crate::graphql::pagination::{ChildPage, SortDirection, SortKey};
+use crate::graphql::pagination::{SortDirection, SortKey};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Request};
 use entity::prompt_lab::{
     prompt_answers, prompt_templates, prompts, template_authors, template_likes, test_results,
     user_favorites,
 };
-use sea_orm::EntityTrait;
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -124,22 +123,7 @@ impl Loader<FavoritedByViewer> for PromptLabLoader {
     }
 }
 
-impl<R> Loader<ChildrenKey<R>> for PromptLabLoader
-where
-    R: ChildRelation,
-    <R::Entity as EntityTrait>::Column: Send + Sync,
-    <R::Entity as EntityTrait>::Model: Sync,
-{
-    type Value = ChildPage<<R::Entity as EntityTrait>::Model>;
-    type Error = Arc<ApiError>;
-
-    async fn load(
-        &self,
-        keys: &[ChildrenKey<R>],
-    ) -> Result<HashMap<ChildrenKey<R>, Self::Value>, Self::Error> {
-        load_children(&self.tx, keys).await
-    }
-}
+children_loader!(PromptLabLoader);
 
 /// A prompt's clarifying answers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -3,16 +3,17 @@
 //! popularity ranking and the mutation payloads.
 
 use super::inputs::{
-    answer_sort_keys, normalize_order, test_result_sort_keys, PromptLabAnswerOrder,
-    PromptLabTestResultOrder, ANSWER_DEFAULT_ORDER, TEST_RESULT_DEFAULT_ORDER,
+    normalize_order, test_result_sort_keys, PromptLabAnswerOrder, PromptLabTestResultOrder,
+    ANSWER_DEFAULT_ORDER, TEST_RESULT_DEFAULT_ORDER,
 };
+use super::loaders::PromptLabLoader;
 use super::loaders::{
-    load_one, AnswersOfPrompt, AuthorById, ChildrenKey, FavoritedByViewer, LikedByViewer,
-    PromptById, TemplateById, TemplateOfPrompt, TestResultsOfPrompt,
+    load_one, AnswersOfPrompt, AuthorById, FavoritedByViewer, LikedByViewer, PromptById,
+    TemplateById, TemplateOfPrompt, TestResultsOfPrompt,
 };
-use crate::graphql::context::limits;
-use crate::graphql::error::{ApiResult, ResultExt};
-use crate::graphql::pagination::{ApiConnection, Page, DEFAULT_PAGE_SIZE};
+use crate::graphql::error::ResultExt;
+use crate::graphql::loading::{nested_connection, nested_limit};
+use crate::graphql::pagination::{ApiConnection, DEFAULT_PAGE_SIZE};
 use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::{DateTime, FixedOffset};
 use entity::prompt_lab::{
@@ -20,11 +21,6 @@ use entity::prompt_lab::{
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
-
-/// The validated `first` of a nested connection.
-fn nested_limit(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
-    Ok(Page::parse(first, None, None, None, limits(ctx).max_page_size as u64)?.limit)
-}
 
 /// A prompt of the prompt lab: readable by its owner, and by everyone when
 /// public.
@@ -80,14 +76,15 @@ impl PromptLabPrompt {
         first: Option<i32>,
         order_by: Option<Vec<PromptLabAnswerOrder>>,
     ) -> async_graphql::Result<ApiConnection<PromptLabAnswer>> {
-        let limit = nested_limit(ctx, first).gql()?;
         let order = normalize_order(order_by, ANSWER_DEFAULT_ORDER);
-        let keys = answer_sort_keys(&order);
-        let key = ChildrenKey::<AnswersOfPrompt>::new(self.0.id, limit, order);
-        let page = load_one(ctx, key).await?;
-        page.unwrap_or_default()
-            .into_connection(&keys, PromptLabAnswer)
-            .gql()
+        nested_connection::<PromptLabLoader, AnswersOfPrompt, _>(
+            ctx,
+            self.0.id,
+            first,
+            order,
+            PromptLabAnswer,
+        )
+        .await
     }
 
     /// The viewer's test runs of this prompt (default: newest first); empty
@@ -101,20 +98,22 @@ impl PromptLabPrompt {
         first: Option<i32>,
         order_by: Option<Vec<PromptLabTestResultOrder>>,
     ) -> async_graphql::Result<ApiConnection<PromptLabTestResult>> {
-        let limit = nested_limit(ctx, first).gql()?;
         let order = normalize_order(order_by, TEST_RESULT_DEFAULT_ORDER);
-        let keys = test_result_sort_keys(&order);
         if crate::graphql::context::viewer(ctx).user_id.is_none() {
             // anon has no right on test_results at all; nothing is theirs.
+            nested_limit(ctx, first).gql()?;
             return crate::graphql::pagination::ChildPage::<test_results::Model>::default()
-                .into_connection(&keys, PromptLabTestResult)
+                .into_connection(&test_result_sort_keys(&order), PromptLabTestResult)
                 .gql();
         }
-        let key = ChildrenKey::<TestResultsOfPrompt>::new(self.0.id, limit, order);
-        let page = load_one(ctx, key).await?;
-        page.unwrap_or_default()
-            .into_connection(&keys, PromptLabTestResult)
-            .gql()
+        nested_connection::<PromptLabLoader, TestResultsOfPrompt, _>(
+            ctx,
+            self.0.id,
+            first,
+            order,
+            PromptLabTestResult,
+        )
+        .await
     }
 
     /// The community template made from this prompt, if any (and visible).
