@@ -143,7 +143,7 @@ impl Loader<PromptsOfSession> for BuilderLoader {
         &self,
         keys: &[PromptsOfSession],
     ) -> Result<HashMap<PromptsOfSession, Self::Value>, Self::Error> {
-        let db = self.tx.get().map_err(Arc::new)?;
+        let db = self.tx.get().await.map_err(Arc::new)?;
         pages::<prompts::Entity, _>(db, prompts::Column::SessionId, keys)
             .await
             .map_err(Arc::new)
@@ -158,7 +158,7 @@ impl Loader<StepsOfSession> for BuilderLoader {
         &self,
         keys: &[StepsOfSession],
     ) -> Result<HashMap<StepsOfSession, Self::Value>, Self::Error> {
-        let db = self.tx.get().map_err(Arc::new)?;
+        let db = self.tx.get().await.map_err(Arc::new)?;
         pages::<steps::Entity, _>(db, steps::Column::SessionId, keys)
             .await
             .map_err(Arc::new)
@@ -173,7 +173,7 @@ impl Loader<ResponsesOfPrompt> for BuilderLoader {
         &self,
         keys: &[ResponsesOfPrompt],
     ) -> Result<HashMap<ResponsesOfPrompt, Self::Value>, Self::Error> {
-        let db = self.tx.get().map_err(Arc::new)?;
+        let db = self.tx.get().await.map_err(Arc::new)?;
         pages::<responses::Entity, _>(db, responses::Column::PromptId, keys)
             .await
             .map_err(Arc::new)

@@ -86,7 +86,7 @@ impl Loader<MessagesKey> for ChatLoader {
                 .or_default()
                 .push(key.session);
         }
-        let tx = self.tx.get().map_err(Arc::new)?;
+        let tx = self.tx.get().await.map_err(Arc::new)?;
         let mut out = HashMap::with_capacity(keys.len());
         for ((limit, direction), sessions) in groups {
             let mut pages = children_pages::<chat_messages::Entity, _>(
