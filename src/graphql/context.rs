@@ -4,18 +4,22 @@
 use crate::auth::Viewer;
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::limits::Limits;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::ContainerType;
+use async_graphql::{
+    Context, ContextSelectionSet, ObjectType, OutputType, Positioned, ServerResult, Value,
 };
-use async_graphql::{Context, ErrorExtensions, Response, ServerError, ServerResult};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
+use std::borrow::Cow;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 /// The request's transaction, shared by every resolver and loader of the
 /// request. It is opened as the viewer, so RLS applies to every statement,
-/// and only once the operation has been parsed and validated (by
-/// [`StartTransaction`]), so a rejected operation sends no SQL at all.
+/// and only on first use: limits, parsing and validation all run before any
+/// resolver, so a rejected operation sends no SQL at all (and neither does
+/// one that never reads the database).
 #[derive(Clone)]
 pub struct RequestTx(Arc<RequestTxInner>);
 
@@ -37,8 +41,10 @@ impl RequestTx {
         }))
     }
 
-    /// Opens the transaction (once; later calls return the same one).
-    pub async fn start(&self) -> ApiResult<&DatabaseTransaction> {
+    /// The transaction, opened on the first call; concurrent callers wait
+    /// for that one opening, and a failed opening is tried again by the
+    /// next caller.
+    pub async fn get(&self) -> ApiResult<&DatabaseTransaction> {
         let inner = &self.0;
         inner
             .tx
@@ -47,14 +53,6 @@ impl RequestTx {
             })
             .await
             .map_err(ApiError::from)
-    }
-
-    /// The open transaction.
-    pub fn get(&self) -> ApiResult<&DatabaseTransaction> {
-        self.0
-            .tx
-            .get()
-            .ok_or_else(|| ApiError::Internal("request transaction used before it started".into()))
     }
 
     /// Takes the transaction back once every resolver and dataloader has let
@@ -75,73 +73,61 @@ impl RequestTx {
     }
 }
 
-/// Opens the request's transaction right before execution, after parsing and
-/// validation (and so after every limit check).
-pub struct StartTransaction;
+/// The request's [`RequestTx`]. Every entry point (HTTP, and each websocket
+/// operation or subscription phase) adds it in `prepare_request`; a request
+/// that did not is refused rather than run without the viewer's claims.
+fn request_tx<'a>(ctx: &Context<'a>) -> ApiResult<&'a RequestTx> {
+    ctx.data_opt::<RequestTx>().ok_or_else(|| {
+        ApiError::Internal("operation executed without a request transaction".into())
+    })
+}
 
-impl ExtensionFactory for StartTransaction {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(StartTransactionExtension)
+/// The schema's mutation root: `M` (the merged mutations) with each root
+/// mutation field run inside a savepoint, so a failed mutation leaves the
+/// transaction usable and the next mutation of the same request reports its
+/// own error rather than "transaction aborted". The request still rolls back
+/// as a whole when any of them failed.
+///
+/// A wrapper rather than an async-graphql extension: any extension sends
+/// every field of every operation down async-graphql's slow path (a
+/// registry lookup and a boxed future per extension per field), while this
+/// runs once per root mutation field (async-graphql resolves them one after
+/// another). It is `M` to the schema: same name, same type information, so
+/// the SDL does not change.
+#[derive(Default)]
+pub struct Savepoints<M>(pub M);
+
+impl<M: OutputType> OutputType for Savepoints<M> {
+    fn type_name() -> Cow<'static, str> {
+        M::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        M::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        // Only root fields get savepoints: as a value, it is `M`.
+        self.0.resolve(ctx, field).await
     }
 }
 
-struct StartTransactionExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for StartTransactionExtension {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let started = match ctx.data_opt::<RequestTx>() {
-            Some(tx) => tx.start().await.map(|_| ()),
-            // Every entry point (HTTP, and each websocket operation or
-            // subscription phase) goes through `prepare_request`; a request
-            // that did not is refused rather than run without the viewer's
-            // claims.
-            None => Err(ApiError::Internal(
-                "operation executed without a request transaction".into(),
-            )),
-        };
-        if let Err(err) = started {
-            let gql = err.extend();
-            let mut error = ServerError::new(gql.message, None);
-            error.extensions = gql.extensions;
-            return Response::from_errors(vec![error]);
-        }
-        next.run(ctx, operation_name).await
-    }
-
-    /// Runs each root mutation field inside a savepoint, so a failed
-    /// mutation leaves the transaction usable and the next mutation of the
-    /// same request reports its own error rather than "transaction aborted".
-    /// The request still rolls back as a whole when any of them failed.
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<async_graphql::Value>> {
-        let root_mutation = info.parent_type == "MutationRoot" && info.path_node.parent.is_none();
-        let tx = match (root_mutation, ctx.data_opt::<RequestTx>()) {
-            (true, Some(tx)) => tx.get().ok(),
-            _ => None,
-        };
-        let Some(tx) = tx else {
-            return next.run(ctx, info).await;
-        };
-        let internal = |e: sea_orm::DbErr| {
-            let gql = ApiError::from(e).extend();
-            let mut error = ServerError::new(gql.message, None);
-            error.extensions = gql.extensions;
-            error
-        };
+impl<M: ContainerType> ContainerType for Savepoints<M> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        let tx = request_tx(ctx)
+            .map_err(|err| err.server_error())?
+            .get()
+            .await
+            .map_err(|err| err.server_error())?;
+        let internal = |e: sea_orm::DbErr| ApiError::from(e).server_error();
         tx.execute_unprepared("SAVEPOINT gql_mutation")
             .await
             .map_err(internal)?;
-        let result = next.run(ctx, info).await;
+        let result = self.0.resolve_field(ctx).await;
         let end = if result.is_ok() {
             "RELEASE SAVEPOINT gql_mutation"
         } else {
@@ -152,16 +138,16 @@ impl Extension for StartTransactionExtension {
     }
 }
 
+impl<M: ObjectType> ObjectType for Savepoints<M> {}
+
 /// The request's viewer (the only way resolvers learn who is asking).
 pub fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
     ctx.data_unchecked::<Viewer>()
 }
 
-/// The request's transaction.
-pub fn tx<'a>(ctx: &Context<'a>) -> &'a DatabaseTransaction {
-    ctx.data_unchecked::<RequestTx>()
-        .get()
-        .expect("StartTransaction opens the transaction before any resolver runs")
+/// The request's transaction, opened on first use.
+pub async fn tx<'a>(ctx: &Context<'a>) -> ApiResult<&'a DatabaseTransaction> {
+    request_tx(ctx)?.get().await
 }
 
 /// The configured limits.

@@ -56,6 +56,15 @@ impl ApiError {
         }
     }
 
+    /// The error as a response error of its own, outside any field (no
+    /// path), with its code.
+    pub fn server_error(&self) -> async_graphql::ServerError {
+        let gql = self.extend();
+        let mut error = async_graphql::ServerError::new(gql.message, None);
+        error.extensions = gql.extensions;
+        error
+    }
+
     /// Bad input on `field`.
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::BadUserInput {

@@ -1,18 +1,21 @@
 //! Operation limits, checked before any resolver (and so any SQL) runs, and
-//! the extension that gives every GraphQL error a stable `extensions.code`.
+//! the last pass that gives every GraphQL error a stable `extensions.code`.
 //!
-//! Two async-graphql extensions do the work, both installed by
-//! [`Limits::apply`]:
+//! Both run at the entry points, around the schema ([`execute`] and
+//! [`execute_batch`] for one-shot operations, [`check_parsed`] and
+//! [`finish_stream`] for websocket subscriptions), not as async-graphql
+//! extensions: any extension sends every field of every operation down
+//! async-graphql's slower resolution path.
 //!
-//! - [`LimitsExtension`] parses the query once in `prepare_request` (the
-//!   parsed document is handed on, so async-graphql does not parse again)
-//!   and rejects introspection when it is off, too many aliases, too many
-//!   root fields, too deep a query, too many (expanded) fields and too large
-//!   a page (`first`/`last` above the maximum page size). Every walk over
-//!   the document is linear in its size: fragments are measured once, so a
+//! - [`check_request`] parses the query once (the parsed document stays in
+//!   the request, so async-graphql does not parse again) and rejects
+//!   introspection when it is off, too many aliases, too many root fields,
+//!   too deep a query, too many (expanded) fields and too large a page
+//!   (`first`/`last` above the maximum page size). Every walk over the
+//!   document is linear in its size: fragments are measured once, so a
 //!   "fragment bomb" (fragments spreading fragments many times over) is
 //!   refused before async-graphql's own, unmemoized visitors would expand it.
-//! - [`ErrorCodes`] tags parse errors `GRAPHQL_PARSE_FAILED`, validation
+//! - [`finish_response`] tags parse errors `GRAPHQL_PARSE_FAILED`, validation
 //!   errors `GRAPHQL_VALIDATION_FAILED` (async-graphql's own depth and
 //!   complexity errors become `LIMIT_EXCEEDED`), argument coercion errors
 //!   `BAD_USER_INPUT`, and masks every other code-less error as `INTERNAL`
@@ -24,20 +27,15 @@
 //! [`LimitError::BodySize`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
-    NextSubscribe, NextValidation,
-};
-use async_graphql::futures_util::stream::{BoxStream, StreamExt};
+use async_graphql::futures_util::stream::{FuturesOrdered, Stream, StreamExt};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
     SelectionSet,
 };
 use async_graphql::{
-    BatchRequest, ErrorExtensionValues, IntrospectionMode, Positioned, Request, Response,
-    SchemaBuilder, ServerError, ServerResult, ValidationResult, Value, Variables,
+    BatchRequest, BatchResponse, ErrorExtensionValues, Executor, IntrospectionMode, Positioned,
+    Request, Response, SchemaBuilder, ServerError, Value, Variables,
 };
 
 /// `extensions.code` of a request refused by a limit.
@@ -109,20 +107,18 @@ impl Default for Limits {
 
 impl Limits {
     /// Applies depth, complexity, recursive depth and introspection to a
-    /// schema builder, adds the limits as schema data (resolvers read
-    /// `max_page_size` from there), and installs [`LimitsExtension`] and
-    /// [`ErrorCodes`].
+    /// schema builder and adds the limits as schema data (resolvers read
+    /// `max_page_size` from there). The document limits and error codes are
+    /// the entry points' ([`execute`]).
     pub fn apply<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
         // async-graphql's own depth check cannot tell introspection apart, so
         // it is only a backstop at the larger of the two depths; the exact
-        // check is LimitsExtension's.
+        // check is check_request's.
         let builder = builder
             .limit_depth(self.introspection_depth())
             .limit_complexity(self.max_complexity)
             .limit_recursive_depth(self.recursion_limit())
-            .data(self.clone())
-            .extension(LimitsExtension::new(self.clone()))
-            .extension(ErrorCodes);
+            .data(self.clone());
         if self.introspection {
             builder
         } else {
@@ -322,18 +318,51 @@ pub fn check_batch(limits: &Limits, batch: &BatchRequest) -> Result<(), ServerEr
     }
 }
 
+/// Runs one request on `executor` as every entry point must: the limits
+/// first ([`check_request`]; a refused request runs nothing, so sends no
+/// SQL), then the operation, then [`finish_response`].
+pub async fn execute(executor: &impl Executor, limits: &Limits, mut request: Request) -> Response {
+    let operation = match check_request(limits, &mut request) {
+        Ok(operation) => operation,
+        Err(err) => return Response::from_errors(vec![err]),
+    };
+    let mut response = executor.execute(request).await;
+    let subscription = operation == Some(OperationType::Subscription);
+    finish_response(limits, &mut response, subscription);
+    response
+}
+
+/// [`execute`] for each request of a batch, concurrently (as
+/// async-graphql's own `execute_batch`), answers in request order.
+pub async fn execute_batch(
+    executor: &impl Executor,
+    limits: &Limits,
+    batch: BatchRequest,
+) -> BatchResponse {
+    match batch {
+        BatchRequest::Single(request) => {
+            BatchResponse::Single(execute(executor, limits, request).await)
+        }
+        BatchRequest::Batch(requests) => BatchResponse::Batch(
+            requests
+                .into_iter()
+                .map(|request| execute(executor, limits, request))
+                .collect::<FuturesOrdered<_>>()
+                .collect()
+                .await,
+        ),
+    }
+}
+
 /// Checks one request against the limits without touching the schema: parses
 /// it (keeping the parsed document in the request, so it is not parsed
-/// again) and runs every document limit. The HTTP layer can call this before
-/// it opens the request's transaction; [`LimitsExtension`] runs the same
-/// checks inside the schema. Returns the type of the operation that would
-/// run, when the document names one unambiguously.
+/// again) and runs every document limit. Returns the type of the operation
+/// that would run, when the document names one unambiguously.
 pub fn check_request(
     limits: &Limits,
     request: &mut Request,
 ) -> Result<Option<OperationType>, ServerError> {
-    let introspection_allowed =
-        limits.introspection && request.introspection_mode != IntrospectionMode::Disabled;
+    let introspection_allowed = introspection_allowed(limits, request);
     // Taken out for the duration of the check because the parsed document
     // borrows the request mutably.
     let variables = std::mem::take(&mut request.variables);
@@ -347,11 +376,33 @@ pub fn check_request(
             introspection_allowed,
         )
         .map_err(LimitError::into_server_error),
-        Err(err) => Err(classify_parse_error(err, Some(limits))),
+        Err(err) => Err(classify_parse_error(err, limits)),
     };
     request.variables = variables;
     request.operation_name = operation_name;
     result
+}
+
+/// [`check_request`] for a request whose query was parsed into `doc`
+/// separately (a websocket subscription keeps its document apart from the
+/// request it re-executes per delivery).
+pub fn check_parsed(
+    limits: &Limits,
+    request: &Request,
+    doc: &ExecutableDocument,
+) -> Result<Option<OperationType>, ServerError> {
+    check_document(
+        limits,
+        doc,
+        request.operation_name.as_deref(),
+        &request.variables,
+        introspection_allowed(limits, request),
+    )
+    .map_err(LimitError::into_server_error)
+}
+
+fn introspection_allowed(limits: &Limits, request: &Request) -> bool {
+    limits.introspection && request.introspection_mode != IntrospectionMode::Disabled
 }
 
 /// Checks a parsed document: introspection, depth (fields, and selections
@@ -367,7 +418,7 @@ pub fn check_document(
     let mut introspection_used = false;
     let mut aliases = 0usize;
     let mut page_size: Option<(String, u64)> = None;
-    let selected = select_operation(doc, operation_name).ok();
+    let selected = select_operation(doc, operation_name);
     for_each_field(doc, &mut |field| {
         let name = field.name.node.as_str();
         if name == "__schema" || name == "__type" {
@@ -441,29 +492,18 @@ pub fn check_document(
     Ok(selected.map(|op| op.node.ty))
 }
 
-/// The operation a request runs, as async-graphql chooses it; the error is
-/// async-graphql's message for a document that names none unambiguously.
+/// The operation a request runs, as async-graphql chooses it; `None` when
+/// the document names none unambiguously (async-graphql then says why).
 fn select_operation<'a>(
     doc: &'a ExecutableDocument,
     operation_name: Option<&str>,
-) -> Result<&'a Positioned<OperationDefinition>, String> {
+) -> Option<&'a Positioned<OperationDefinition>> {
     match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), None) => Ok(op),
-        (DocumentOperations::Multiple(ops), None) => match ops.len() {
-            1 => ops.values().next().ok_or_else(name_required),
-            _ => Err(name_required()),
-        },
-        (DocumentOperations::Single(_), Some(name)) => {
-            Err(format!(r#"Unknown operation named "{name}""#))
-        }
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .get(name)
-            .ok_or_else(|| format!(r#"Unknown operation named "{name}""#)),
+        (DocumentOperations::Single(op), None) => Some(op),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        _ => None,
     }
-}
-
-fn name_required() -> String {
-    "Operation name required in request.".to_string()
 }
 
 /// Calls `f` on every field written in the document (operations and
@@ -705,157 +745,6 @@ fn merge_fragment(shape: Shape, child: Shape) -> Shape {
     }
 }
 
-/// Enforces the document limits of a [`Limits`] before any resolver runs
-/// (see the module documentation). Installed by [`Limits::apply`].
-pub struct LimitsExtension {
-    limits: Arc<Limits>,
-}
-
-impl LimitsExtension {
-    /// The extension for `limits`.
-    pub fn new(limits: Limits) -> Self {
-        LimitsExtension {
-            limits: Arc::new(limits),
-        }
-    }
-}
-
-impl ExtensionFactory for LimitsExtension {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsCheck {
-            limits: self.limits.clone(),
-        })
-    }
-}
-
-struct LimitsCheck {
-    limits: Arc<Limits>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for LimitsCheck {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        check_request(&self.limits, &mut request)?;
-        next.run(ctx, request).await
-    }
-}
-
-/// Gives every error lacking `extensions.code` one (see the module
-/// documentation). Installed by [`Limits::apply`]; reads the maxima for its
-/// `LIMIT_EXCEEDED` errors from the schema's [`Limits`] data.
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension::default())
-    }
-}
-
-/// One per request (async-graphql creates extensions per request), so the
-/// state is the request's.
-#[derive(Default)]
-struct ErrorCodesExtension {
-    state: Mutex<RequestState>,
-}
-
-#[derive(Default)]
-struct RequestState {
-    operation_name: Option<String>,
-    /// The operation the document selects, or why it selects none.
-    selection: Option<Result<OperationType, String>>,
-}
-
-impl ErrorCodesExtension {
-    fn state(&self) -> std::sync::MutexGuard<'_, RequestState> {
-        // Plain data, consistent even if a holder panicked.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let subscription = matches!(
-            self.state().selection,
-            Some(Ok(OperationType::Subscription))
-        );
-        finish_errors(&mut response.errors, subscription);
-        response
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        next.run(ctx, stream)
-            .map(|mut response| {
-                finish_errors(&mut response.errors, false);
-                response
-            })
-            .boxed()
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        self.state().operation_name = request.operation_name.clone();
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<async_graphql::parser::types::ExecutableDocument> {
-        match next.run(ctx, query, variables).await {
-            Ok(doc) => {
-                let mut state = self.state();
-                let selection =
-                    select_operation(&doc, state.operation_name.as_deref()).map(|op| op.node.ty);
-                state.selection = Some(selection);
-                Ok(doc)
-            }
-            Err(err) => Err(classify_parse_error(err, ctx.data_opt::<Limits>())),
-        }
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let limits = ctx.data_opt::<Limits>();
-        let result = next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|err| classify_validation_error(err, limits))
-                .collect::<Vec<_>>()
-        })?;
-        // async-graphql reports an unselectable operation after validation,
-        // without a code; report it here, with one.
-        if let Some(Err(message)) = &self.state().selection {
-            return Err(vec![with_code(
-                ServerError::new(message.clone(), None),
-                GRAPHQL_VALIDATION_FAILED,
-            )]);
-        }
-        Ok(result)
-    }
-}
-
 /// The `extensions.code` of an error, if it has one.
 pub fn error_code(err: &ServerError) -> Option<&str> {
     match err.extensions.as_ref()?.get("code")? {
@@ -877,29 +766,30 @@ fn limit_error(err: ServerError, limit: LimitError) -> ServerError {
     coded
 }
 
+/// async-graphql's message when its recursive-depth check (part of its
+/// parse stage) fires.
+const RECURSION_DEPTH_MESSAGE: &str = "The recursion depth of the query cannot be greater than";
+
 /// Errors of the parse stage, which also runs async-graphql's recursive
 /// depth and directive-count checks.
-fn classify_parse_error(err: ServerError, limits: Option<&Limits>) -> ServerError {
+fn classify_parse_error(err: ServerError, limits: &Limits) -> ServerError {
     if error_code(&err).is_some() {
         return err;
     }
-    if err
-        .message
-        .starts_with("The recursion depth of the query cannot be greater than")
-    {
-        let max = limits.map_or(32, Limits::recursion_limit);
+    if err.message.starts_with(RECURSION_DEPTH_MESSAGE) {
+        let max = limits.recursion_limit();
         return limit_error(err, LimitError::RecursionDepth { max });
     }
     with_code(err, GRAPHQL_PARSE_FAILED)
 }
 
-/// Errors of the validation stage; async-graphql's own limit errors carry
-/// fixed messages (pinned by the tests).
-fn classify_validation_error(err: ServerError, limits: Option<&Limits>) -> ServerError {
+/// Errors of the validation stage, operation selection included;
+/// async-graphql's own limit errors carry fixed messages (pinned by the
+/// tests).
+fn classify_validation_error(err: ServerError, limits: &Limits) -> ServerError {
     if error_code(&err).is_some() {
         return err;
     }
-    let limits = limits.cloned().unwrap_or_default();
     match err.message.as_str() {
         "Query is too complex." => limit_error(
             err,
@@ -944,8 +834,46 @@ fn is_input_value_error(message: &str) -> bool {
     message.starts_with("Failed to parse \"") || message.starts_with("Expected input type \"")
 }
 
-/// The last pass over a response's errors: every error without a code gets
-/// one, and code-less errors that are not the client's are masked.
+/// The last pass over a response before an entry point sends it: every
+/// error without a code gets one, and code-less errors that are not the
+/// client's are masked. `subscription_over_http` says the request selected a
+/// subscription but was executed one-shot (async-graphql then refuses it
+/// with a code-less error).
+pub fn finish_response(limits: &Limits, response: &mut Response, subscription_over_http: bool) {
+    // Errors from before execution get the code of their stage.
+    // async-graphql answers a document refused by its parse stage (where
+    // its recursive-depth check runs; the parse itself ran in
+    // check_request) or by validation (which includes selecting the
+    // operation) with no data and errors without a path; resolver errors
+    // carry their field's path, and ours outside any field carry a code.
+    if response.data == Value::Null {
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(|err| {
+                if !err.path.is_empty() {
+                    err
+                } else if err.message.starts_with(RECURSION_DEPTH_MESSAGE) {
+                    classify_parse_error(err, limits)
+                } else {
+                    classify_validation_error(err, limits)
+                }
+            })
+            .collect();
+    }
+    finish_errors(&mut response.errors, subscription_over_http);
+}
+
+/// [`finish_response`] on every response of a subscription stream.
+pub fn finish_stream<'a>(
+    limits: &'a Limits,
+    stream: impl Stream<Item = Response> + 'a,
+) -> impl Stream<Item = Response> + 'a {
+    stream.map(|mut response| {
+        finish_response(limits, &mut response, false);
+        response
+    })
+}
+
 fn finish_errors(errors: &mut [ServerError], subscription_over_http: bool) {
     for err in errors.iter_mut() {
         if error_code(err).is_some() {
@@ -975,12 +903,13 @@ fn finish_errors(errors: &mut [ServerError], subscription_over_http: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_graphql::futures_util::stream::{self, Stream};
+    use async_graphql::futures_util::stream::{self, BoxStream, Stream};
     use async_graphql::{
         Context, EmptyMutation, ErrorExtensions, Object, Schema, Subscription, Variables,
     };
     use clap::Parser;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     /// Counts resolver calls, to prove a refused request ran none.
     #[derive(Default)]
@@ -1061,13 +990,36 @@ mod tests {
 
     type TestSchema = Schema<Query, EmptyMutation, SubscriptionRoot>;
 
-    fn schema(limits: &Limits) -> (TestSchema, Arc<Calls>) {
+    /// A schema reached the way the entry points reach theirs: through
+    /// [`execute`], and for subscriptions [`check_request`] and
+    /// [`finish_stream`] (as the websocket does).
+    struct Checked {
+        schema: TestSchema,
+        limits: Limits,
+    }
+
+    impl Checked {
+        async fn execute(&self, request: impl Into<Request>) -> Response {
+            execute(&self.schema, &self.limits, request.into()).await
+        }
+
+        fn execute_stream(&self, request: impl Into<Request>) -> BoxStream<'_, Response> {
+            let mut request = request.into();
+            match check_request(&self.limits, &mut request) {
+                Err(err) => stream::once(async { Response::from_errors(vec![err]) }).boxed(),
+                Ok(_) => finish_stream(&self.limits, self.schema.execute_stream(request)).boxed(),
+            }
+        }
+    }
+
+    fn schema(limits: &Limits) -> (Checked, Arc<Calls>) {
         let calls = Arc::new(Calls::default());
         let schema = limits
             .apply(Schema::build(Query, EmptyMutation, SubscriptionRoot))
             .data(calls.clone())
             .finish();
-        (schema, calls)
+        let limits = limits.clone();
+        (Checked { schema, limits }, calls)
     }
 
     async fn run(limits: &Limits, query: &str) -> Response {
@@ -1172,17 +1124,19 @@ mod tests {
 
     #[tokio::test]
     async fn builtin_depth_and_complexity_errors_get_codes() {
-        // Without LimitsExtension, async-graphql's own checks fire; their
-        // fixed messages must still map to LIMIT_EXCEEDED.
+        // Where check_request lets a document through, async-graphql's own
+        // (here tighter) checks fire; their fixed messages must still map
+        // to LIMIT_EXCEEDED.
         let limits = Limits::default();
-        let schema = Schema::build(Query, EmptyMutation, SubscriptionRoot)
-            .limit_depth(2)
-            .limit_complexity(3)
-            .limit_recursive_depth(3)
-            .data(limits.clone())
-            .data(Arc::new(Calls::default()))
-            .extension(ErrorCodes)
-            .finish();
+        let schema = Checked {
+            schema: Schema::build(Query, EmptyMutation, SubscriptionRoot)
+                .limit_depth(2)
+                .limit_complexity(3)
+                .limit_recursive_depth(3)
+                .data(Arc::new(Calls::default()))
+                .finish(),
+            limits: limits.clone(),
+        };
         let resp = schema.execute("{ node { child { id } } }").await;
         assert_limit(&resp, "depth", limits.introspection_depth() as u64);
         let resp = schema.execute("{ items(first: 4) { id } }").await;

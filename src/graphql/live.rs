@@ -168,8 +168,9 @@ async fn live_request<'a>(
             "subscriptions are served over the websocket at /graphql/ws",
         ));
     };
-    // Subscriptions skip the StartTransaction extension's execute hook.
-    let tx = tx.start().await?;
+    // Open already: the websocket opens each phase's transaction itself
+    // (retrying while the database is away), so this only fetches it.
+    let tx = tx.get().await?;
     Ok((phase.clone(), tx, slot))
 }
 

@@ -82,7 +82,7 @@ macro_rules! row_loader {
                 &self,
                 keys: &[$key],
             ) -> Result<std::collections::HashMap<$key, Self::Value>, Self::Error> {
-                let tx = self.tx.get().map_err(std::sync::Arc::new)?;
+                let tx = self.tx.get().await.map_err(std::sync::Arc::new)?;
                 $crate::graphql::loading::rows_by::<$entity::Entity, _>(
                     tx,
                     $entity::Column::$column,
@@ -217,7 +217,7 @@ where
             .or_default()
             .push(key.parent);
     }
-    let tx = tx.get().map_err(Arc::new)?;
+    let tx = tx.get().await.map_err(Arc::new)?;
     let mut out = HashMap::with_capacity(keys.len());
     for ((limit, args, with_total), parents) in groups {
         let mut pages = children_pages::<R::Entity, _>(

@@ -20,7 +20,7 @@ pub mod prompt_lab;
 pub mod viewer;
 
 use async_graphql::{MergedObject, MergedSubscription, Request, Schema};
-use context::RequestTx;
+use context::{RequestTx, Savepoints};
 use limits::Limits;
 
 /// Every root query field, merged from the domains.
@@ -57,18 +57,26 @@ pub struct SubscriptionRoot(
     // anchor:subscription-roots
 );
 
-/// The gateway's schema.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+/// The gateway's schema (its mutation root runs each mutation in a
+/// savepoint, see [`Savepoints`]).
+pub type AppSchema = Schema<QueryRoot, Savepoints<MutationRoot>, SubscriptionRoot>;
 
 /// Builds the schema with `limits` applied. Built once at start-up.
+///
+/// No async-graphql extension is registered, and none should be: with any
+/// extension, async-graphql resolves every field of every operation through
+/// the extension chain (a registry lookup and a boxed future per extension
+/// per field) instead of calling the resolver directly. What extensions
+/// would do runs at the entry points instead ([`limits::execute`]: limits
+/// before, error codes after) and in the mutation root ([`Savepoints`]);
+/// the request's transaction opens on first use ([`RequestTx::get`]).
 pub fn build_schema(limits: &Limits) -> AppSchema {
     limits
         .apply(Schema::build(
             QueryRoot::default(),
-            MutationRoot::default(),
+            Savepoints::default(),
             SubscriptionRoot::default(),
         ))
-        .extension(context::StartTransaction)
         .data(limits.clone())
         .finish()
 }

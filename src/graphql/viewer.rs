@@ -105,7 +105,7 @@ impl ViewerCore {
         let Some(id) = viewer(ctx).user_id else {
             return Ok(None);
         };
-        load_user(tx(ctx), id).await.gql()
+        load_user(tx(ctx).await.gql()?, id).await.gql()
     }
 }
 
@@ -142,7 +142,7 @@ impl ViewerMutation {
         input: UpdateViewerInput,
     ) -> async_graphql::Result<UpdateViewerPayload> {
         let id = require_user(ctx).gql()?;
-        update_viewer(tx(ctx), id, input).await.gql()
+        update_viewer(tx(ctx).await.gql()?, id, input).await.gql()
     }
 }
 

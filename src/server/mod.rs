@@ -9,7 +9,7 @@ pub mod ws;
 
 use crate::auth::{Authenticator, Viewer};
 use crate::graphql::context::RequestTx;
-use crate::graphql::limits::{check_batch, Limits};
+use crate::graphql::limits::{self, check_batch, Limits};
 use crate::graphql::{prepare_request, AppSchema};
 use async_graphql::{BatchRequest, BatchResponse, ServerError};
 use async_graphql_axum::GraphQLBatchRequest;
@@ -165,8 +165,10 @@ async fn graphql_http(
     async_graphql_axum::GraphQLResponse::from(response).into_response()
 }
 
-/// Runs `batch` in one transaction as `viewer` (opened after validation):
-/// committed when every response is free of errors, rolled back otherwise.
+/// Runs `batch` in one transaction as `viewer` (opened by the first
+/// resolver that needs it, so never for a request refused by a limit,
+/// parsing or validation): committed when every response is free of errors,
+/// rolled back otherwise.
 pub(crate) async fn execute(
     app: &AppState,
     viewer: Viewer,
@@ -182,7 +184,7 @@ pub(crate) async fn execute(
         BatchRequest::Single(r) => BatchRequest::Single(prepare(r)),
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(prepare).collect()),
     };
-    let response = app.schema.execute_batch(batch).await;
+    let response = limits::execute_batch(&app.schema, &app.limits, batch).await;
     if let Some(tx) = tx.finish().await? {
         if response.is_ok() {
             tx.commit().await.map_err(|e| e.to_string())?;

@@ -11,15 +11,14 @@ use super::{execute, AppState};
 use crate::auth::Viewer;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
-use crate::graphql::limits::LimitError;
+use crate::graphql::limits::{check_parsed, finish_stream, LimitError};
 use crate::graphql::live::{FeedKind, LiveOutput, LivePhase, LiveSlot};
 use crate::graphql::prepare_request;
 use crate::live::{Cursor, LiveEvent, Signal};
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{
-    BatchRequest, BatchResponse, Data, ErrorExtensions, Executor, Request, Response, ServerError,
-    Variables,
+    BatchRequest, BatchResponse, Data, Executor, Request, Response, ServerError, Variables,
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
@@ -278,9 +277,12 @@ impl WsExecutor {
         .await
         {
             Ok(BatchResponse::Single(response)) => response,
-            Ok(BatchResponse::Batch(_)) | Err(_) => Response::from_errors(vec![api_error(
-                ApiError::Internal("websocket operation failed outside the schema".into()),
-            )]),
+            Ok(BatchResponse::Batch(_)) | Err(_) => {
+                Response::from_errors(vec![ApiError::Internal(
+                    "websocket operation failed outside the schema".into(),
+                )
+                .server_error()])
+            }
         };
         let outcome = if response.is_ok() { "ok" } else { "error" };
         self.app
@@ -306,6 +308,12 @@ impl WsExecutor {
             let _counted = Counted(self.subscriptions.clone());
             if self.expired() {
                 yield token_expired();
+                return;
+            }
+            // Once, before the first phase opens a transaction: every phase
+            // runs the same document with the same variables.
+            if let Err(err) = check_parsed(&self.app.limits, &request, &document) {
+                yield Response::from_errors(vec![err]);
                 return;
             }
             let template = Template::new(request, document);
@@ -421,7 +429,7 @@ impl WsExecutor {
         );
         if let Err(err) = begin(&tx).await {
             return (
-                vec![Response::from_errors(vec![api_error(err)])],
+                vec![Response::from_errors(vec![err.server_error()])],
                 LiveOutput::default(),
             );
         }
@@ -432,7 +440,8 @@ impl WsExecutor {
             .data(phase)
             .data(slot.clone());
         let request = prepare_request(request, &tx);
-        let responses: Vec<Response> = self.app.schema.execute_stream(request).collect().await;
+        let stream = self.app.schema.execute_stream(request);
+        let responses: Vec<Response> = finish_stream(&self.app.limits, stream).collect().await;
         match tx.finish().await {
             Ok(Some(tx)) => {
                 // Read-only: the commit only ends the transaction.
@@ -514,7 +523,7 @@ async fn begin(tx: &RequestTx) -> Result<(), ApiError> {
     let mut wait = Duration::from_millis(50);
     let mut attempt = 0;
     loop {
-        match tx.start().await {
+        match tx.get().await {
             Ok(_) => return Ok(()),
             Err(err) if attempt + 1 >= BEGIN_ATTEMPTS => return Err(err),
             Err(_) => {
@@ -694,17 +703,11 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-fn api_error(err: ApiError) -> ServerError {
-    let gql = err.extend();
-    let mut error = ServerError::new(gql.message, None);
-    error.extensions = gql.extensions;
-    error
-}
-
 fn token_expired() -> Response {
-    Response::from_errors(vec![api_error(ApiError::Unauthenticated(
+    Response::from_errors(vec![ApiError::Unauthenticated(
         "token expired: reconnect with a fresh token (resume with `after`)".into(),
-    ))])
+    )
+    .server_error()])
 }
 
 /// The subscriber fell more than its buffer behind and was dropped.

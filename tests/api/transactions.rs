@@ -68,3 +68,38 @@ async fn each_mutation_reports_its_own_error_and_nothing_is_committed() {
         .await;
     assert_eq!(count.data()["liftSessions"]["totalCount"], 1);
 }
+
+/// The transaction opens when a resolver first needs it: a document refused
+/// before execution (by parsing, validation, operation selection, or as a
+/// subscription over HTTP) sends no SQL at all, and neither does a query
+/// that reads nothing from the database.
+#[tokio::test]
+async fn a_request_that_reads_nothing_opens_no_transaction() {
+    let app = spawn_app().await;
+    for (query, code) in [
+        ("{ viewer { ", "GRAPHQL_PARSE_FAILED"),
+        ("{ viewer { noSuchField } }", "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "query A { viewer { role } } query B { viewer { id } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "subscription($s: UUID!) { chatMessages(sessionId: $s) { cursor } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ] {
+        app.reset_statements();
+        let response = app.as_anon(query, json!({ "s": Uuid::new_v4() })).await;
+        assert_eq!(response.error_code(), code, "{query}: {}", response.body);
+        assert!(
+            response.body["data"].is_null(),
+            "{query}: {}",
+            response.body
+        );
+        assert_eq!(app.raw_statement_count(), 0, "{query}: SQL was sent");
+    }
+    app.reset_statements();
+    let response = app.as_anon("{ viewer { role } }", json!({})).await;
+    assert_eq!(response.data()["viewer"]["role"], "ANON");
+    assert_eq!(app.raw_statement_count(), 0, "no transaction for no SQL");
+}

@@ -47,6 +47,42 @@ async fn queries_and_mutations_run_over_the_socket_as_the_viewer() {
     }
 }
 
+/// A subscription or query refused by a document limit is answered before
+/// anything runs: no SQL is sent, not even to open a transaction.
+#[tokio::test]
+async fn operations_refused_by_a_limit_send_no_sql_over_the_socket() {
+    let limits = Limits {
+        max_aliases: 0,
+        ..Limits::default()
+    };
+    let app = spawn_app_live(limits, LiveConfig::default()).await;
+    let alice = app.db.create_user("alice@example.com").await;
+    let session = chat_session(&app, alice, "c").await;
+    for protocol in PROTOCOLS {
+        let mut client = connect(&app, protocol, alice).await;
+        app.reset_statements();
+        let sub = client
+            .start(
+                "subscription($s: UUID!) { m: chatMessages(sessionId: $s) { cursor } }",
+                json!({ "s": session }),
+            )
+            .await;
+        let error = client.ends_with_error(&sub).await;
+        assert_eq!(error["extensions"]["code"], "LIMIT_EXCEEDED", "{error}");
+        assert_eq!(error["extensions"]["limit"], "aliases", "{error}");
+        let query = client.start("{ v: viewer { id } }", json!({})).await;
+        let error = client.ends_with_error(&query).await;
+        assert_eq!(error["extensions"]["limit"], "aliases", "{error}");
+        assert_eq!(
+            app.raw_statement_count(),
+            0,
+            "{protocol}: SQL was sent: {:?}",
+            app.statements()
+        );
+        client.close().await;
+    }
+}
+
 #[tokio::test]
 async fn an_expired_token_ends_the_subscription_with_unauthenticated() {
     let app = spawn_app().await;

@@ -88,7 +88,7 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<ApiConnection<Workspace>> {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
-        service::list_workspaces(tx(ctx), filter, &page, wants_total(ctx))
+        service::list_workspaces(tx(ctx).await.gql()?, filter, &page, wants_total(ctx))
             .await
             .gql()
     }
@@ -101,7 +101,7 @@ impl AnalyticsQuery {
         id: Uuid,
     ) -> async_graphql::Result<Option<Workspace>> {
         signed_in(ctx).gql()?;
-        service::get_workspace(tx(ctx), id).await.gql()
+        service::get_workspace(tx(ctx).await.gql()?, id).await.gql()
     }
 
     /// Agents of the viewer's workspaces (oldest first); the way to page
@@ -121,7 +121,7 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<ApiConnection<Agent>> {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
-        service::list_agents(tx(ctx), filter, &page, wants_total(ctx))
+        service::list_agents(tx(ctx).await.gql()?, filter, &page, wants_total(ctx))
             .await
             .gql()
     }
@@ -143,9 +143,15 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<ApiConnection<AgentRun>> {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
-        service::list_runs(tx(ctx), filter, order_by, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_runs(
+            tx(ctx).await.gql()?,
+            filter,
+            order_by,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// Activity events: the viewer's own and those of the viewer's
@@ -166,9 +172,15 @@ impl AnalyticsQuery {
     ) -> async_graphql::Result<ApiConnection<AnalyticsActivityEvent>> {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
-        service::list_activity(tx(ctx), filter, order_by, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_activity(
+            tx(ctx).await.gql()?,
+            filter,
+            order_by,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// Run counts, credits, tokens and average runtime of the runs (of the
@@ -181,7 +193,7 @@ impl AnalyticsQuery {
         #[graphql(default)] group_by: Vec<AgentRunGroupBy>,
     ) -> async_graphql::Result<Vec<AgentRunAggregateRow>> {
         signed_in(ctx).gql()?;
-        service::run_aggregate(tx(ctx), filter, &group_by)
+        service::run_aggregate(tx(ctx).await.gql()?, filter, &group_by)
             .await
             .gql()
     }
@@ -196,7 +208,7 @@ impl AnalyticsQuery {
         #[graphql(default)] group_by: Vec<ActivityEventGroupBy>,
     ) -> async_graphql::Result<Vec<ActivityEventAggregateRow>> {
         signed_in(ctx).gql()?;
-        service::activity_aggregate(tx(ctx), filter, &group_by)
+        service::activity_aggregate(tx(ctx).await.gql()?, filter, &group_by)
             .await
             .gql()
     }
@@ -229,7 +241,7 @@ impl AnalyticsViewerFields {
                 ConnectionTotal::default(),
             ));
         }
-        service::list_workspaces(tx(ctx), None, &page, wants_total(ctx))
+        service::list_workspaces(tx(ctx).await.gql()?, None, &page, wants_total(ctx))
             .await
             .gql()
     }
@@ -249,7 +261,7 @@ impl AnalyticsMutation {
         input: CreateWorkspaceInput,
     ) -> async_graphql::Result<CreateWorkspacePayload> {
         let user = require_user(ctx).gql()?;
-        let workspace = service::create_workspace(tx(ctx), user, input)
+        let workspace = service::create_workspace(tx(ctx).await.gql()?, user, input)
             .await
             .gql()?;
         Ok(CreateWorkspacePayload { workspace })
@@ -262,7 +274,9 @@ impl AnalyticsMutation {
         input: AddWorkspaceMemberInput,
     ) -> async_graphql::Result<AddWorkspaceMemberPayload> {
         require_user(ctx).gql()?;
-        let member = service::add_member(tx(ctx), input).await.gql()?;
+        let member = service::add_member(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(AddWorkspaceMemberPayload { member })
     }
 
@@ -274,7 +288,9 @@ impl AnalyticsMutation {
         input: RemoveWorkspaceMemberInput,
     ) -> async_graphql::Result<RemoveWorkspaceMemberPayload> {
         require_user(ctx).gql()?;
-        let removed_member = service::remove_member(tx(ctx), input).await.gql()?;
+        let removed_member = service::remove_member(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(RemoveWorkspaceMemberPayload { removed_member })
     }
 
@@ -285,7 +301,9 @@ impl AnalyticsMutation {
         input: UpdateWorkspaceMemberRoleInput,
     ) -> async_graphql::Result<UpdateWorkspaceMemberRolePayload> {
         require_user(ctx).gql()?;
-        let member = service::update_member_role(tx(ctx), input).await.gql()?;
+        let member = service::update_member_role(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(UpdateWorkspaceMemberRolePayload { member })
     }
 
@@ -297,7 +315,9 @@ impl AnalyticsMutation {
         input: RecordActivityEventInput,
     ) -> async_graphql::Result<RecordActivityEventPayload> {
         let user = require_user(ctx).gql()?;
-        let event = service::record_activity(tx(ctx), user, input).await.gql()?;
+        let event = service::record_activity(tx(ctx).await.gql()?, user, input)
+            .await
+            .gql()?;
         Ok(RecordActivityEventPayload { event })
     }
 
@@ -308,7 +328,7 @@ impl AnalyticsMutation {
         input: CreateAlertRuleInput,
     ) -> async_graphql::Result<CreateAlertRulePayload> {
         let user = require_user(ctx).gql()?;
-        let alert_rule = service::create_alert_rule(tx(ctx), user, input)
+        let alert_rule = service::create_alert_rule(tx(ctx).await.gql()?, user, input)
             .await
             .gql()?;
         Ok(CreateAlertRulePayload { alert_rule })
@@ -321,7 +341,9 @@ impl AnalyticsMutation {
         input: UpdateAlertRuleInput,
     ) -> async_graphql::Result<UpdateAlertRulePayload> {
         require_user(ctx).gql()?;
-        let alert_rule = service::update_alert_rule(tx(ctx), input).await.gql()?;
+        let alert_rule = service::update_alert_rule(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(UpdateAlertRulePayload { alert_rule })
     }
 
@@ -332,7 +354,9 @@ impl AnalyticsMutation {
         input: DeleteAlertRuleInput,
     ) -> async_graphql::Result<DeleteAlertRulePayload> {
         require_user(ctx).gql()?;
-        let deleted_id = service::delete_alert_rule(tx(ctx), input.id).await.gql()?;
+        let deleted_id = service::delete_alert_rule(tx(ctx).await.gql()?, input.id)
+            .await
+            .gql()?;
         Ok(DeleteAlertRulePayload { deleted_id })
     }
 
@@ -343,7 +367,7 @@ impl AnalyticsMutation {
         input: AcknowledgeAlertInput,
     ) -> async_graphql::Result<AcknowledgeAlertPayload> {
         let user = require_user(ctx).gql()?;
-        let alert = service::acknowledge_alert(tx(ctx), user, input)
+        let alert = service::acknowledge_alert(tx(ctx).await.gql()?, user, input)
             .await
             .gql()?;
         Ok(AcknowledgeAlertPayload { alert })
@@ -358,7 +382,7 @@ impl AnalyticsMutation {
     ) -> async_graphql::Result<AggregateDailyMetricsPayload> {
         service_only(ctx).gql()?;
         let (rows_written, metrics) =
-            service::aggregate_daily_metrics(tx(ctx), input.date, input.workspace_id)
+            service::aggregate_daily_metrics(tx(ctx).await.gql()?, input.date, input.workspace_id)
                 .await
                 .gql()?;
         Ok(AggregateDailyMetricsPayload {
@@ -374,7 +398,7 @@ impl AnalyticsMutation {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<RefreshAnalyticsViewsPayload> {
         service_only(ctx).gql()?;
-        service::refresh_views(tx(ctx)).await.gql()?;
+        service::refresh_views(tx(ctx).await.gql()?).await.gql()?;
         Ok(RefreshAnalyticsViewsPayload { refreshed: true })
     }
 
@@ -386,7 +410,7 @@ impl AnalyticsMutation {
     ) -> async_graphql::Result<CleanupAnalyticsDataPayload> {
         service_only(ctx).gql()?;
         let (user_activity_deleted, hourly_metrics_deleted) =
-            service::cleanup(tx(ctx)).await.gql()?;
+            service::cleanup(tx(ctx).await.gql()?).await.gql()?;
         Ok(CleanupAnalyticsDataPayload {
             user_activity_deleted,
             hourly_metrics_deleted,
@@ -400,7 +424,9 @@ impl AnalyticsMutation {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<EvaluateAlertRulesPayload> {
         service_only(ctx).gql()?;
-        let alerts_fired = service::evaluate_alert_rules(tx(ctx)).await.gql()?;
+        let alerts_fired = service::evaluate_alert_rules(tx(ctx).await.gql()?)
+            .await
+            .gql()?;
         Ok(EvaluateAlertRulesPayload { alerts_fired })
     }
 }

@@ -74,7 +74,7 @@ impl BuilderQuery {
                 (BuilderSessionOrderField::CreatedAt, SortDirection::Desc),
             );
             let keys = sort_keys(&order);
-            service::sessions_page(tx(ctx), condition, &keys, &page, wants_total(ctx)).await
+            service::sessions_page(tx(ctx).await?, condition, &keys, &page, wants_total(ctx)).await
         }
         .await
         .gql()
@@ -89,7 +89,7 @@ impl BuilderQuery {
     ) -> async_graphql::Result<Option<BuilderSession>> {
         async {
             require_signed_in(ctx)?;
-            service::session(tx(ctx), id).await
+            service::session(tx(ctx).await?, id).await
         }
         .await
         .gql()
@@ -120,7 +120,7 @@ impl BuilderQuery {
                 (BuilderPromptOrderField::CreatedAt, SortDirection::Desc),
             );
             let keys = sort_keys(&order);
-            service::prompts_page(tx(ctx), condition, &keys, &page, wants_total(ctx)).await
+            service::prompts_page(tx(ctx).await?, condition, &keys, &page, wants_total(ctx)).await
         }
         .await
         .gql()
@@ -151,7 +151,7 @@ impl BuilderQuery {
                 (BuilderResponseOrderField::CreatedAt, SortDirection::Desc),
             );
             let keys = sort_keys(&order);
-            service::responses_page(tx(ctx), condition, &keys, &page, wants_total(ctx)).await
+            service::responses_page(tx(ctx).await?, condition, &keys, &page, wants_total(ctx)).await
         }
         .await
         .gql()
@@ -182,7 +182,7 @@ impl BuilderQuery {
                 (BuilderStepOrderField::CreatedAt, SortDirection::Desc),
             );
             let keys = sort_keys(&order);
-            service::steps_page(tx(ctx), condition, &keys, &page, wants_total(ctx)).await
+            service::steps_page(tx(ctx).await?, condition, &keys, &page, wants_total(ctx)).await
         }
         .await
         .gql()
@@ -199,7 +199,7 @@ impl BuilderQuery {
         async {
             require_signed_in(ctx)?;
             let condition = where_condition(filter.as_ref(), BuilderStepWhere::condition)?;
-            service::step_aggregate(tx(ctx), condition, &group_by.unwrap_or_default()).await
+            service::step_aggregate(tx(ctx).await?, condition, &group_by.unwrap_or_default()).await
         }
         .await
         .gql()
@@ -216,7 +216,8 @@ impl BuilderQuery {
         async {
             require_signed_in(ctx)?;
             let condition = where_condition(filter.as_ref(), BuilderSessionWhere::condition)?;
-            service::session_aggregate(tx(ctx), condition, &group_by.unwrap_or_default()).await
+            service::session_aggregate(tx(ctx).await?, condition, &group_by.unwrap_or_default())
+                .await
         }
         .await
         .gql()
@@ -239,7 +240,10 @@ impl BuilderViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(None);
         };
-        service::analytics(tx(ctx), user).await.map(Some).gql()
+        service::analytics(tx(ctx).await?, user)
+            .await
+            .map(Some)
+            .gql()
     }
 }
 
@@ -302,7 +306,7 @@ impl BuilderMutation {
     ) -> async_graphql::Result<CreateBuilderSessionPayload> {
         async {
             let user = require_user(ctx)?;
-            let session = service::create_session(tx(ctx), user, input).await?;
+            let session = service::create_session(tx(ctx).await?, user, input).await?;
             Ok::<_, ApiError>(CreateBuilderSessionPayload { session })
         }
         .await
@@ -318,7 +322,7 @@ impl BuilderMutation {
     ) -> async_graphql::Result<UpdateBuilderSessionPayload> {
         async {
             require_user(ctx)?;
-            let session = service::update_session(tx(ctx), input).await?;
+            let session = service::update_session(tx(ctx).await?, input).await?;
             Ok::<_, ApiError>(UpdateBuilderSessionPayload { session })
         }
         .await
@@ -334,7 +338,7 @@ impl BuilderMutation {
     ) -> async_graphql::Result<DeleteBuilderSessionPayload> {
         async {
             require_user(ctx)?;
-            let deleted_id = service::delete_session(tx(ctx), input.id).await?;
+            let deleted_id = service::delete_session(tx(ctx).await?, input.id).await?;
             Ok::<_, ApiError>(DeleteBuilderSessionPayload { deleted_id })
         }
         .await
@@ -349,7 +353,7 @@ impl BuilderMutation {
     ) -> async_graphql::Result<AddBuilderPromptPayload> {
         async {
             require_user(ctx)?;
-            let prompt = service::add_prompt(tx(ctx), input).await?;
+            let prompt = service::add_prompt(tx(ctx).await?, input).await?;
             Ok::<_, ApiError>(AddBuilderPromptPayload { prompt })
         }
         .await
@@ -364,7 +368,7 @@ impl BuilderMutation {
     ) -> async_graphql::Result<AddBuilderResponsePayload> {
         async {
             require_user(ctx)?;
-            let response = service::add_response(tx(ctx), input).await?;
+            let response = service::add_response(tx(ctx).await?, input).await?;
             Ok::<_, ApiError>(AddBuilderResponsePayload { response })
         }
         .await
@@ -380,8 +384,8 @@ impl BuilderMutation {
     ) -> async_graphql::Result<RecordBuilderStepPayload> {
         async {
             let user = require_user(ctx)?;
-            let step = service::record_step(tx(ctx), input).await?;
-            let analytics = service::analytics(tx(ctx), user).await?;
+            let step = service::record_step(tx(ctx).await?, input).await?;
+            let analytics = service::analytics(tx(ctx).await?, user).await?;
             Ok::<_, ApiError>(RecordBuilderStepPayload { step, analytics })
         }
         .await

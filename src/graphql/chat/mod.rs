@@ -99,9 +99,15 @@ impl ChatQuery {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
         let direction = direction_of(order_by, SortDirection::Desc, |o| o.direction);
-        service::list_sessions(tx(ctx), filter, direction, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_sessions(
+            tx(ctx).await.gql()?,
+            filter,
+            direction,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// One conversation by id; null when it does not exist or is not the
@@ -112,7 +118,7 @@ impl ChatQuery {
         id: Uuid,
     ) -> async_graphql::Result<Option<ChatSession>> {
         signed_in(ctx).gql()?;
-        service::get_session(tx(ctx), id).await.gql()
+        service::get_session(tx(ctx).await.gql()?, id).await.gql()
     }
 
     /// Messages of the viewer's conversations (default: oldest first); page
@@ -134,15 +140,21 @@ impl ChatQuery {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
         let direction = direction_of(order_by, SortDirection::Asc, |o| o.direction);
-        service::list_messages(tx(ctx), filter, direction, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_messages(
+            tx(ctx).await.gql()?,
+            filter,
+            direction,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// The model catalogue: every active (model, tier) entry with its limits.
     /// Public (a pricing page shows it before sign-in).
     async fn chat_models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ChatModel>> {
-        service::model_catalogue(tx(ctx)).await.gql()
+        service::model_catalogue(tx(ctx).await.gql()?).await.gql()
     }
 
     /// Service role: table and index health of the chat schema
@@ -152,7 +164,10 @@ impl ChatQuery {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Json<serde_json::Value>> {
         service_only(ctx).gql()?;
-        service::database_health(tx(ctx)).await.map(Json).gql()
+        service::database_health(tx(ctx).await.gql()?)
+            .await
+            .map(Json)
+            .gql()
     }
 }
 
@@ -168,7 +183,7 @@ impl ChatViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(None);
         };
-        service::profile(tx(ctx), user).await.gql()
+        service::profile(tx(ctx).await.gql()?, user).await.gql()
     }
 
     /// The viewer's daily usage from `from` to `to` (UTC days, inclusive, at
@@ -182,7 +197,9 @@ impl ChatViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(ChatUsage::default());
         };
-        service::usage(tx(ctx), user, from, to).await.gql()
+        service::usage(tx(ctx).await.gql()?, user, from, to)
+            .await
+            .gql()
     }
 
     /// The models the viewer's tier may use, each once with the limits of
@@ -194,7 +211,9 @@ impl ChatViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(Vec::new());
         };
-        service::allowed_models(tx(ctx), user).await.gql()
+        service::allowed_models(tx(ctx).await.gql()?, user)
+            .await
+            .gql()
     }
 
     /// Whether the viewer's tier allows `modelId`; false for anon.
@@ -206,7 +225,9 @@ impl ChatViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(false);
         };
-        service::can_use_model(tx(ctx), user, &model_id).await.gql()
+        service::can_use_model(tx(ctx).await.gql()?, user, &model_id)
+            .await
+            .gql()
     }
 
     /// The viewer's activity log, newest first; empty for anon.
@@ -226,7 +247,7 @@ impl ChatViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(empty());
         };
-        service::list_activity(tx(ctx), user, filter, &page, wants_total(ctx))
+        service::list_activity(tx(ctx).await.gql()?, user, filter, &page, wants_total(ctx))
             .await
             .gql()
     }
@@ -239,7 +260,7 @@ impl ChatViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(None);
         };
-        service::summary(tx(ctx), user).await.gql()
+        service::summary(tx(ctx).await.gql()?, user).await.gql()
     }
 
     /// Profile, preferences, allowed models and usage (lifetime, today, last
@@ -251,7 +272,7 @@ impl ChatViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(None);
         };
-        Ok(service::complete_profile(tx(ctx), user)
+        Ok(service::complete_profile(tx(ctx).await.gql()?, user)
             .await
             .gql()?
             .map(Json))
@@ -273,7 +294,9 @@ impl ChatMutation {
         input: SendChatMessageInput,
     ) -> async_graphql::Result<SendChatMessagePayload> {
         let user = require_user(ctx).gql()?;
-        service::send_message(tx(ctx), user, input).await.gql()
+        service::send_message(tx(ctx).await.gql()?, user, input)
+            .await
+            .gql()
     }
 
     /// Renames one of the viewer's conversations.
@@ -283,7 +306,7 @@ impl ChatMutation {
         input: RenameChatSessionInput,
     ) -> async_graphql::Result<RenameChatSessionPayload> {
         let user = require_user(ctx).gql()?;
-        let session = service::rename_session(tx(ctx), user, input.id, &input.title)
+        let session = service::rename_session(tx(ctx).await.gql()?, user, input.id, &input.title)
             .await
             .gql()?;
         Ok(RenameChatSessionPayload { session })
@@ -296,7 +319,7 @@ impl ChatMutation {
         input: DeleteChatSessionInput,
     ) -> async_graphql::Result<DeleteChatSessionPayload> {
         let user = require_user(ctx).gql()?;
-        let deleted_id = service::delete_session(tx(ctx), user, input.id)
+        let deleted_id = service::delete_session(tx(ctx).await.gql()?, user, input.id)
             .await
             .gql()?;
         Ok(DeleteChatSessionPayload { deleted_id })
@@ -308,7 +331,9 @@ impl ChatMutation {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<ClearChatSessionsPayload> {
         let user = require_user(ctx).gql()?;
-        let deleted_count = service::clear_sessions(tx(ctx), user).await.gql()?;
+        let deleted_count = service::clear_sessions(tx(ctx).await.gql()?, user)
+            .await
+            .gql()?;
         Ok(ClearChatSessionsPayload { deleted_count })
     }
 
@@ -320,7 +345,7 @@ impl ChatMutation {
         input: SyncChatConversationsInput,
     ) -> async_graphql::Result<SyncChatConversationsPayload> {
         let user = require_user(ctx).gql()?;
-        service::sync_conversations(tx(ctx), user, input.conversations.0)
+        service::sync_conversations(tx(ctx).await.gql()?, user, input.conversations.0)
             .await
             .gql()
     }
@@ -332,7 +357,7 @@ impl ChatMutation {
         input: UpdateChatPreferencesInput,
     ) -> async_graphql::Result<UpdateChatPreferencesPayload> {
         let user = require_user(ctx).gql()?;
-        let preferences = service::update_preferences(tx(ctx), user, input)
+        let preferences = service::update_preferences(tx(ctx).await.gql()?, user, input)
             .await
             .gql()?;
         Ok(UpdateChatPreferencesPayload {
@@ -346,7 +371,9 @@ impl ChatMutation {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<ExportMyDataPayload> {
         let user = require_user(ctx).gql()?;
-        let data = service::export_data(tx(ctx), user).await.gql()?;
+        let data = service::export_data(tx(ctx).await.gql()?, user)
+            .await
+            .gql()?;
         Ok(ExportMyDataPayload { data: Json(data) })
     }
 
@@ -357,7 +384,7 @@ impl ChatMutation {
         input: UpdateUserTierInput,
     ) -> async_graphql::Result<UpdateUserTierPayload> {
         service_only(ctx).gql()?;
-        let profile = service::update_tier(tx(ctx), input.user_id, input.tier)
+        let profile = service::update_tier(tx(ctx).await.gql()?, input.user_id, input.tier)
             .await
             .gql()?;
         Ok(UpdateUserTierPayload { profile })
@@ -371,7 +398,9 @@ impl ChatMutation {
         input: ChatCleanupInput,
     ) -> async_graphql::Result<ChatCleanupPayload> {
         service_only(ctx).gql()?;
-        service::cleanup(tx(ctx), input.days_to_keep).await.gql()
+        service::cleanup(tx(ctx).await.gql()?, input.days_to_keep)
+            .await
+            .gql()
     }
 
     /// Service role: a sign-in as the auth system records it (first:
@@ -384,6 +413,8 @@ impl ChatMutation {
         input: RecordSignInInput,
     ) -> async_graphql::Result<RecordSignInPayload> {
         service_only(ctx).gql()?;
-        service::record_sign_in(tx(ctx), input).await.gql()
+        service::record_sign_in(tx(ctx).await.gql()?, input)
+            .await
+            .gql()
     }
 }

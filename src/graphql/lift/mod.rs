@@ -77,9 +77,15 @@ impl LiftQuery {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, SESSION_DEFAULT_ORDER);
-        service::list_sessions(tx(ctx), filter, &order, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_sessions(
+            tx(ctx).await.gql()?,
+            filter,
+            &order,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// One lift session by id; null when it does not exist or is not the
@@ -90,7 +96,7 @@ impl LiftQuery {
         id: Uuid,
     ) -> async_graphql::Result<Option<LiftSession>> {
         signed_in(ctx).gql()?;
-        service::get_session(tx(ctx), id).await.gql()
+        service::get_session(tx(ctx).await.gql()?, id).await.gql()
     }
 
     /// IR revisions of the viewer's sessions (default: by revision number).
@@ -111,9 +117,15 @@ impl LiftQuery {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, REVISION_DEFAULT_ORDER);
-        service::list_revisions(tx(ctx), filter, &order, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_revisions(
+            tx(ctx).await.gql()?,
+            filter,
+            &order,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// Code drafts of the viewer's sessions (default: by draft number).
@@ -134,9 +146,15 @@ impl LiftQuery {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, DRAFT_DEFAULT_ORDER);
-        service::list_drafts(tx(ctx), filter, &order, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_drafts(
+            tx(ctx).await.gql()?,
+            filter,
+            &order,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// Hole resolutions of the viewer's sessions (default: oldest first).
@@ -157,9 +175,15 @@ impl LiftQuery {
         signed_in(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, RESOLUTION_DEFAULT_ORDER);
-        service::list_resolutions(tx(ctx), filter, &order, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_resolutions(
+            tx(ctx).await.gql()?,
+            filter,
+            &order,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// Session counts of the viewer's sessions matching `where`, per
@@ -171,7 +195,7 @@ impl LiftQuery {
         #[graphql(default)] group_by: Vec<LiftSessionGroupBy>,
     ) -> async_graphql::Result<Vec<LiftSessionAggregateRow>> {
         signed_in(ctx).gql()?;
-        service::session_aggregate(tx(ctx), filter, &group_by)
+        service::session_aggregate(tx(ctx).await.gql()?, filter, &group_by)
             .await
             .gql()
     }
@@ -185,7 +209,7 @@ impl LiftQuery {
         #[graphql(default)] group_by: Vec<LiftDraftGroupBy>,
     ) -> async_graphql::Result<Vec<LiftDraftAggregateRow>> {
         signed_in(ctx).gql()?;
-        service::draft_aggregate(tx(ctx), filter, &group_by)
+        service::draft_aggregate(tx(ctx).await.gql()?, filter, &group_by)
             .await
             .gql()
     }
@@ -206,7 +230,9 @@ impl LiftViewerFields {
         let Some(user) = viewer(ctx).user_id else {
             return Ok(None);
         };
-        service::user_analytics(tx(ctx), user).await.gql()
+        service::user_analytics(tx(ctx).await.gql()?, user)
+            .await
+            .gql()
     }
 
     /// The viewer's lift activity (sessions, revisions, drafts, resolutions),
@@ -230,7 +256,7 @@ impl LiftViewerFields {
                 ConnectionTotal::default(),
             ));
         };
-        service::user_activity(tx(ctx), user, &page, wants_total(ctx))
+        service::user_activity(tx(ctx).await.gql()?, user, &page, wants_total(ctx))
             .await
             .gql()
     }
@@ -249,7 +275,9 @@ impl LiftMutation {
         input: CreateLiftSessionInput,
     ) -> async_graphql::Result<CreateLiftSessionPayload> {
         let user = require_user(ctx).gql()?;
-        let session = service::create_session(tx(ctx), user, input).await.gql()?;
+        let session = service::create_session(tx(ctx).await.gql()?, user, input)
+            .await
+            .gql()?;
         Ok(CreateLiftSessionPayload { session })
     }
 
@@ -260,7 +288,9 @@ impl LiftMutation {
         input: UpdateLiftSessionInput,
     ) -> async_graphql::Result<UpdateLiftSessionPayload> {
         signed_in(ctx).gql()?;
-        let session = service::update_session(tx(ctx), input).await.gql()?;
+        let session = service::update_session(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(UpdateLiftSessionPayload { session })
     }
 
@@ -271,7 +301,9 @@ impl LiftMutation {
         input: FinalizeLiftSessionInput,
     ) -> async_graphql::Result<FinalizeLiftSessionPayload> {
         signed_in(ctx).gql()?;
-        let session = service::finalize_session(tx(ctx), input.id).await.gql()?;
+        let session = service::finalize_session(tx(ctx).await.gql()?, input.id)
+            .await
+            .gql()?;
         Ok(FinalizeLiftSessionPayload { session })
     }
 
@@ -282,7 +314,9 @@ impl LiftMutation {
         input: DeleteLiftSessionInput,
     ) -> async_graphql::Result<DeleteLiftSessionPayload> {
         signed_in(ctx).gql()?;
-        let deleted_id = service::delete_session(tx(ctx), input.id).await.gql()?;
+        let deleted_id = service::delete_session(tx(ctx).await.gql()?, input.id)
+            .await
+            .gql()?;
         Ok(DeleteLiftSessionPayload { deleted_id })
     }
 
@@ -293,7 +327,9 @@ impl LiftMutation {
         input: AddLiftRevisionInput,
     ) -> async_graphql::Result<AddLiftRevisionPayload> {
         signed_in(ctx).gql()?;
-        let revision = service::add_revision(tx(ctx), input).await.gql()?;
+        let revision = service::add_revision(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(AddLiftRevisionPayload { revision })
     }
 
@@ -304,7 +340,9 @@ impl LiftMutation {
         input: AddLiftDraftInput,
     ) -> async_graphql::Result<AddLiftDraftPayload> {
         signed_in(ctx).gql()?;
-        let draft = service::add_draft(tx(ctx), input).await.gql()?;
+        let draft = service::add_draft(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(AddLiftDraftPayload { draft })
     }
 
@@ -315,7 +353,9 @@ impl LiftMutation {
         input: ResolveLiftHoleInput,
     ) -> async_graphql::Result<ResolveLiftHolePayload> {
         signed_in(ctx).gql()?;
-        let hole_resolution = service::resolve_hole(tx(ctx), input).await.gql()?;
+        let hole_resolution = service::resolve_hole(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(ResolveLiftHolePayload { hole_resolution })
     }
 }

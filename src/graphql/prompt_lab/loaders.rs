@@ -91,7 +91,7 @@ impl Loader<LikedByViewer> for PromptLabLoader {
         &self,
         keys: &[LikedByViewer],
     ) -> Result<HashMap<LikedByViewer, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
+        let tx = self.tx.get().await.map_err(Arc::new)?;
         let rows = rows_by::<template_likes::Entity, _>(
             tx,
             template_likes::Column::TemplateId,
@@ -111,7 +111,7 @@ impl Loader<FavoritedByViewer> for PromptLabLoader {
         &self,
         keys: &[FavoritedByViewer],
     ) -> Result<HashMap<FavoritedByViewer, Self::Value>, Self::Error> {
-        let tx = self.tx.get().map_err(Arc::new)?;
+        let tx = self.tx.get().await.map_err(Arc::new)?;
         let rows = rows_by::<user_favorites::Entity, _>(
             tx,
             user_favorites::Column::TemplateId,

@@ -70,7 +70,7 @@ impl PromptLabQuery {
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, PROMPT_DEFAULT_ORDER);
         service::list_prompts(
-            tx(ctx),
+            tx(ctx).await.gql()?,
             Some(user),
             false,
             filter,
@@ -100,9 +100,17 @@ impl PromptLabQuery {
     ) -> async_graphql::Result<ApiConnection<PromptLabPrompt>> {
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, PROMPT_DEFAULT_ORDER);
-        service::list_prompts(tx(ctx), None, true, filter, &order, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_prompts(
+            tx(ctx).await.gql()?,
+            None,
+            true,
+            filter,
+            &order,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// Answers the viewer can see: those of the viewer's prompts and of
@@ -124,9 +132,15 @@ impl PromptLabQuery {
     ) -> async_graphql::Result<ApiConnection<PromptLabAnswer>> {
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, ANSWER_DEFAULT_ORDER);
-        service::list_answers(tx(ctx), filter, &order, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_answers(
+            tx(ctx).await.gql()?,
+            filter,
+            &order,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// The viewer's own test runs (default: newest first).
@@ -147,9 +161,15 @@ impl PromptLabQuery {
         require_user(ctx).gql()?;
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, TEST_RESULT_DEFAULT_ORDER);
-        service::list_test_results(tx(ctx), filter, &order, &page, wants_total(ctx))
-            .await
-            .gql()
+        service::list_test_results(
+            tx(ctx).await.gql()?,
+            filter,
+            &order,
+            &page,
+            wants_total(ctx),
+        )
+        .await
+        .gql()
     }
 
     /// One prompt by id; null when it does not exist or is neither the
@@ -159,7 +179,7 @@ impl PromptLabQuery {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<Option<PromptLabPrompt>> {
-        service::get_prompt(tx(ctx), id).await.gql()
+        service::get_prompt(tx(ctx).await.gql()?, id).await.gql()
     }
 
     /// Community templates the viewer can see (published ones, and the
@@ -186,7 +206,7 @@ impl PromptLabQuery {
         let page = page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, TEMPLATE_DEFAULT_ORDER);
         service::list_templates(
-            tx(ctx),
+            tx(ctx).await.gql()?,
             search,
             category,
             filter,
@@ -204,7 +224,7 @@ impl PromptLabQuery {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<Option<PromptTemplate>> {
-        service::get_template(tx(ctx), id).await.gql()
+        service::get_template(tx(ctx).await.gql()?, id).await.gql()
     }
 
     /// The popularity ranking: the `limit` (0 to 100, default 10) most
@@ -217,7 +237,7 @@ impl PromptLabQuery {
         limit: Option<i32>,
         category: Option<String>,
     ) -> async_graphql::Result<Vec<PopularPromptTemplate>> {
-        service::popular_templates(tx(ctx), limit.unwrap_or(10), category)
+        service::popular_templates(tx(ctx).await.gql()?, limit.unwrap_or(10), category)
             .await
             .gql()
     }
@@ -250,7 +270,7 @@ impl PromptLabViewerFields {
                 ConnectionTotal::default(),
             ));
         };
-        service::list_favorites(tx(ctx), user, &page, wants_total(ctx))
+        service::list_favorites(tx(ctx).await.gql()?, user, &page, wants_total(ctx))
             .await
             .gql()
     }
@@ -270,7 +290,9 @@ impl PromptLabMutation {
         input: CreatePromptInput,
     ) -> async_graphql::Result<CreatePromptPayload> {
         require_user(ctx).gql()?;
-        let prompt = service::create_prompt(tx(ctx), input).await.gql()?;
+        let prompt = service::create_prompt(tx(ctx).await.gql()?, input)
+            .await
+            .gql()?;
         Ok(CreatePromptPayload { prompt })
     }
 
@@ -282,7 +304,9 @@ impl PromptLabMutation {
         input: UpdatePromptInput,
     ) -> async_graphql::Result<UpdatePromptPayload> {
         let user = require_user(ctx).gql()?;
-        let prompt = service::update_prompt(tx(ctx), user, input).await.gql()?;
+        let prompt = service::update_prompt(tx(ctx).await.gql()?, user, input)
+            .await
+            .gql()?;
         Ok(UpdatePromptPayload { prompt })
     }
 
@@ -294,7 +318,9 @@ impl PromptLabMutation {
         input: DeletePromptInput,
     ) -> async_graphql::Result<DeletePromptPayload> {
         require_user(ctx).gql()?;
-        let deleted_id = service::delete_prompt(tx(ctx), input.id).await.gql()?;
+        let deleted_id = service::delete_prompt(tx(ctx).await.gql()?, input.id)
+            .await
+            .gql()?;
         Ok(DeletePromptPayload { deleted_id })
     }
 
@@ -305,7 +331,7 @@ impl PromptLabMutation {
         input: RecordTestResultInput,
     ) -> async_graphql::Result<RecordTestResultPayload> {
         let user = require_user(ctx).gql()?;
-        let test_result = service::record_test_result(tx(ctx), user, input)
+        let test_result = service::record_test_result(tx(ctx).await.gql()?, user, input)
             .await
             .gql()?;
         Ok(RecordTestResultPayload { test_result })
@@ -319,7 +345,7 @@ impl PromptLabMutation {
         input: PublishTemplateInput,
     ) -> async_graphql::Result<PublishTemplatePayload> {
         let user = require_user(ctx).gql()?;
-        let template = service::publish_template(tx(ctx), user, input)
+        let template = service::publish_template(tx(ctx).await.gql()?, user, input)
             .await
             .gql()?;
         Ok(PublishTemplatePayload { template })
@@ -332,7 +358,9 @@ impl PromptLabMutation {
         input: UpdateTemplateInput,
     ) -> async_graphql::Result<UpdateTemplatePayload> {
         let user = require_user(ctx).gql()?;
-        let template = service::update_template(tx(ctx), user, input).await.gql()?;
+        let template = service::update_template(tx(ctx).await.gql()?, user, input)
+            .await
+            .gql()?;
         Ok(UpdateTemplatePayload { template })
     }
 
@@ -344,7 +372,7 @@ impl PromptLabMutation {
         input: UnpublishTemplateInput,
     ) -> async_graphql::Result<UnpublishTemplatePayload> {
         let user = require_user(ctx).gql()?;
-        let template = service::unpublish_template(tx(ctx), user, input.template_id)
+        let template = service::unpublish_template(tx(ctx).await.gql()?, user, input.template_id)
             .await
             .gql()?;
         Ok(UnpublishTemplatePayload { template })
@@ -357,7 +385,7 @@ impl PromptLabMutation {
         input: LikeTemplateInput,
     ) -> async_graphql::Result<LikeTemplatePayload> {
         require_user(ctx).gql()?;
-        let template = service::like_template(tx(ctx), input.template_id)
+        let template = service::like_template(tx(ctx).await.gql()?, input.template_id)
             .await
             .gql()?;
         Ok(LikeTemplatePayload { template })
@@ -370,7 +398,7 @@ impl PromptLabMutation {
         input: UnlikeTemplateInput,
     ) -> async_graphql::Result<UnlikeTemplatePayload> {
         require_user(ctx).gql()?;
-        let template = service::unlike_template(tx(ctx), input.template_id)
+        let template = service::unlike_template(tx(ctx).await.gql()?, input.template_id)
             .await
             .gql()?;
         Ok(UnlikeTemplatePayload {
@@ -386,7 +414,7 @@ impl PromptLabMutation {
         input: FavoriteTemplateInput,
     ) -> async_graphql::Result<FavoriteTemplatePayload> {
         let user = require_user(ctx).gql()?;
-        let template = service::favorite_template(tx(ctx), user, input.template_id)
+        let template = service::favorite_template(tx(ctx).await.gql()?, user, input.template_id)
             .await
             .gql()?;
         Ok(FavoriteTemplatePayload { template })
@@ -399,7 +427,7 @@ impl PromptLabMutation {
         input: UnfavoriteTemplateInput,
     ) -> async_graphql::Result<UnfavoriteTemplatePayload> {
         let user = require_user(ctx).gql()?;
-        let template = service::unfavorite_template(tx(ctx), user, input.template_id)
+        let template = service::unfavorite_template(tx(ctx).await.gql()?, user, input.template_id)
             .await
             .gql()?;
         Ok(UnfavoriteTemplatePayload {
@@ -415,7 +443,7 @@ impl PromptLabMutation {
         input: RecordTemplateUseInput,
     ) -> async_graphql::Result<RecordTemplateUsePayload> {
         require_user(ctx).gql()?;
-        let template = service::record_template_use(tx(ctx), input.template_id)
+        let template = service::record_template_use(tx(ctx).await.gql()?, input.template_id)
             .await
             .gql()?;
         Ok(RecordTemplateUsePayload { template })
