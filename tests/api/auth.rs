@@ -1,8 +1,10 @@
 //! Auth over HTTP: no header is anon; every bad token is a 401 with
-//! `UNAUTHENTICATED` that never reaches the database.
+//! `UNAUTHENTICATED` that never reaches the database; RS256/ES256 tokens
+//! verify against a JWKS file.
 
-use crate::common::app::{spawn_app, TestApp, TEST_SECRET};
+use crate::common::app::{spawn_app, spawn_app_with_auth, TestApp, TEST_SECRET};
 use base64::Engine;
+use gateway::auth::AuthConfig;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -157,4 +159,116 @@ async fn error_messages_leak_no_secret() {
         )
         .await;
     assert!(!response.body.to_string().contains(TEST_SECRET));
+}
+
+/// RS256 or ES256 with `kid`, signed with the PEM private key `pem`.
+fn asymmetric(claims: &Value, alg: Algorithm, kid: &str, pem: &[u8]) -> String {
+    let key = match alg {
+        Algorithm::RS256 => EncodingKey::from_rsa_pem(pem),
+        Algorithm::ES256 => EncodingKey::from_ec_pem(pem),
+        other => panic!("no test key for {other:?}"),
+    }
+    .expect("test key");
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    encode(&header, claims, &key).unwrap()
+}
+
+/// A gateway configured with the JWKS file only (no HS256 secret), as a
+/// deployment behind an identity provider would be: its RS256 and ES256
+/// tokens give their viewer, RLS follows it, and anything else is a 401
+/// that never reaches the database.
+#[tokio::test]
+async fn jwks_file_tokens_over_http() {
+    let jwks = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/auth/jwks.json");
+    let app = spawn_app_with_auth(AuthConfig {
+        jwt_secret: None,
+        jwks_file: Some(jwks.into()),
+        audience: "authenticated".into(),
+        issuer: None,
+        leeway_secs: 0,
+    })
+    .await;
+    let alice = app.db.create_user("alice@example.com").await;
+    let bob = app.db.create_user("bob@example.com").await;
+    crate::common::sqlx::query(
+        "INSERT INTO lift.sessions (user_id, original_input) VALUES ($1, 'mine')",
+    )
+    .bind(alice)
+    .execute(&app.db.pool)
+    .await
+    .expect("alice's session");
+    let rsa = include_bytes!("../fixtures/auth/rsa_private.pem");
+    let ec = include_bytes!("../fixtures/auth/ec_private.pem");
+    let bearer = |t: &str| format!("Bearer {t}");
+    let query = "{ viewer { id role } liftSessions { totalCount } }";
+
+    let as_alice = asymmetric(
+        &claims(Some(alice), "authenticated"),
+        Algorithm::RS256,
+        "test-rsa-1",
+        rsa,
+    );
+    let response = app
+        .post_raw(Some(&bearer(&as_alice)), json!({ "query": query }))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(
+        response.data()["viewer"],
+        json!({ "id": alice, "role": "AUTHENTICATED" })
+    );
+    assert_eq!(response.data()["liftSessions"]["totalCount"], 1);
+
+    let as_bob = asymmetric(
+        &claims(Some(bob), "authenticated"),
+        Algorithm::ES256,
+        "test-ec-1",
+        ec,
+    );
+    let response = app
+        .post_raw(Some(&bearer(&as_bob)), json!({ "query": query }))
+        .await;
+    assert_eq!(response.data()["viewer"]["id"], json!(bob));
+    // Bob's own claims, so RLS hides Alice's session.
+    assert_eq!(response.data()["liftSessions"]["totalCount"], 0);
+
+    let good = claims(Some(alice), "authenticated");
+    let other_key = include_bytes!("../fixtures/auth/rsa_other_private.pem");
+    assert_rejected(
+        &app,
+        &bearer(&asymmetric(
+            &good,
+            Algorithm::RS256,
+            "test-rsa-1",
+            other_key,
+        )),
+        "RS256 signed by a key outside the JWKS",
+    )
+    .await;
+    assert_rejected(
+        &app,
+        &bearer(&asymmetric(&good, Algorithm::RS256, "no-such-kid", rsa)),
+        "unknown kid",
+    )
+    .await;
+    assert_rejected(
+        &app,
+        &bearer(&asymmetric(&good, Algorithm::ES256, "test-rsa-1", ec)),
+        "ES256 under the RSA key's kid",
+    )
+    .await;
+    assert_rejected(
+        &app,
+        &bearer(&hs256(&good, TEST_SECRET)),
+        "HS256 when no secret is configured",
+    )
+    .await;
+    let mut expired = good.clone();
+    expired["exp"] = json!(now() - 60);
+    assert_rejected(
+        &app,
+        &bearer(&asymmetric(&expired, Algorithm::RS256, "test-rsa-1", rsa)),
+        "expired RS256",
+    )
+    .await;
 }

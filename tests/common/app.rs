@@ -58,9 +58,20 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
 
 /// Starts a gateway with `limits` and live settings on a fresh database.
 pub async fn spawn_app_live(limits: Limits, live: LiveConfig) -> TestApp {
+    spawn(limits, live, &test_auth_config()).await
+}
+
+/// Starts a gateway verifying tokens as `auth` says (a JWKS file, say) on a
+/// fresh database. The app's own token helpers still mint HS256 tokens with
+/// [`TEST_SECRET`], which this gateway may refuse.
+pub async fn spawn_app_with_auth(auth: AuthConfig) -> TestApp {
+    spawn(Limits::default(), LiveConfig::default(), &auth).await
+}
+
+async fn spawn(limits: Limits, live: LiveConfig, auth: &AuthConfig) -> TestApp {
     let db = TestDb::new().await;
     let statements = Arc::new(Mutex::new(Vec::new()));
-    let (addr, shutdown) = serve(&db, limits, live, Some(statements.clone())).await;
+    let (addr, shutdown) = serve(&db, limits, live, auth, Some(statements.clone())).await;
     TestApp {
         addr,
         base_url: format!("http://{addr}"),
@@ -87,6 +98,7 @@ async fn serve(
     db: &TestDb,
     limits: Limits,
     live: LiveConfig,
+    auth: &AuthConfig,
     statements: Option<Arc<Mutex<Vec<String>>>>,
 ) -> (SocketAddr, Shutdown) {
     let mut pool = gateway::db::connect(&db.url_as("gateway"), 8)
@@ -97,7 +109,7 @@ async fn serve(
             sink.lock().unwrap().push(info.statement.sql.clone());
         });
     }
-    let auth = Authenticator::new(&test_auth_config()).expect("authenticator");
+    let auth = Authenticator::new(auth).expect("authenticator");
     let state = AppState {
         live: gateway::live::Live::start(&pool, live),
         db: pool,
@@ -132,8 +144,14 @@ async fn serve(
 impl TestApp {
     /// Another gateway on this app's database (as a second replica would be).
     pub async fn spawn_replica(&self) -> Replica {
-        let (addr, shutdown) =
-            serve(&self.db, Limits::default(), LiveConfig::default(), None).await;
+        let (addr, shutdown) = serve(
+            &self.db,
+            Limits::default(),
+            LiveConfig::default(),
+            &test_auth_config(),
+            None,
+        )
+        .await;
         Replica { addr, shutdown }
     }
 }
