@@ -838,6 +838,8 @@ struct GatewayRun {
     ready_in: Duration,
     rss_idle_kib: u64,
     rss_after_kib: u64,
+    /// Idle RSS once the load generator's connections are closed.
+    rss_closed_kib: u64,
     measured: Vec<Measured>,
 }
 
@@ -971,12 +973,17 @@ fn main() {
             exec(&mut admin, &format!("VACUUM ANALYZE {pages}, {sessions}")).await;
         }
 
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(concurrency)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .build()
-            .unwrap();
+        // One client per gateway run, dropped after it: the gateway's idle
+        // RSS is measured with the 32 keep-alive connections still open and
+        // again once they are closed.
+        let new_client = || {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(concurrency)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .tcp_nodelay(true)
+                .build()
+                .unwrap()
+        };
         let gateway_url = cluster.url("gateway", DB_NAME);
         let postmaster = postmaster_pid(cluster.data_dir());
 
@@ -984,6 +991,7 @@ fn main() {
         let mut runs: Vec<GatewayRun> = Vec::new();
         let mut scripts: Vec<Script> = Vec::new();
         for (i, &pool) in pool_sizes.iter().enumerate() {
+            let client = new_client();
             let mut gw = spawn_gateway(
                 &gateway_url,
                 SECRET,
@@ -1034,12 +1042,16 @@ fn main() {
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss_after_kib = rss_kib(gw.pid());
+            drop(client);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let rss_closed_kib = rss_kib(gw.pid());
             gw.stop();
             runs.push(GatewayRun {
                 pool,
                 ready_in,
                 rss_idle_kib,
                 rss_after_kib,
+                rss_closed_kib,
                 measured,
             });
         }
@@ -1110,18 +1122,19 @@ fn main() {
         }
         let under: Vec<String> = names.iter().map(|n| format!("max under {n}")).collect();
         println!(
-            "\n| gateway RSS | DB_POOL_SIZE | idle (after start) | {} | idle after load | ready in |",
+            "\n| gateway RSS | DB_POOL_SIZE | idle (after start) | {} | idle after load | idle, clients gone | ready in |",
             under.join(" | ")
         );
-        println!("|{}", " --- |".repeat(5 + names.len()));
+        println!("|{}", " --- |".repeat(6 + names.len()));
         for r in &runs {
             let peaks: Vec<String> = r.measured.iter().map(|m| mib(m.rss_max_kib)).collect();
             println!(
-                "| | {} | {} | {} | {} | {:.0} ms |",
+                "| | {} | {} | {} | {} | {} | {:.0} ms |",
                 r.pool,
                 mib(r.rss_idle_kib),
                 peaks.join(" | "),
                 mib(r.rss_after_kib),
+                mib(r.rss_closed_kib),
                 r.ready_in.as_secs_f64() * 1000.0
             );
         }

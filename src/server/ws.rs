@@ -27,6 +27,7 @@ use axum::response::Response as HttpResponse;
 use futures_util::stream::{BoxStream, SplitSink};
 use futures_util::{SinkExt, Stream, StreamExt};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -323,14 +324,15 @@ impl WsExecutor {
                 self.run_phase(&template, LivePhase::Setup(self.app.live.hub.clone())),
             )
             .await;
+            let LiveOutput { registration, kind, floor, sent, more, end } = out;
+            let mut tracker = Tracker::new(kind, floor);
             for response in responses {
+                tracker.repeats(&response);
                 yield response;
             }
-            let LiveOutput { registration, kind, floor, sent, more, end } = out;
             let Some(mut registration) = registration else {
                 return;
             };
-            let mut tracker = Tracker::new(kind, floor);
             tracker.record(&sent);
             if end {
                 return;
@@ -395,7 +397,9 @@ impl WsExecutor {
                         continue;
                     }
                     for response in responses {
-                        yield response;
+                        if !tracker.repeats(&response) {
+                            yield response;
+                        }
                     }
                     if failed {
                         return;
@@ -613,14 +617,16 @@ fn shared_document(query: &str, parsed: ExecutableDocument) -> Arc<ExecutableDoc
     document
 }
 
-/// What a subscription has delivered: the resume point, and the ids sent
-/// recently (row feeds deliver each row once).
+/// What a subscription has delivered: the resume point, the ids sent
+/// recently (row feeds deliver each row once), and a digest of the last
+/// state (state feeds send a state only when it changed).
 struct Tracker {
     kind: FeedKind,
     floor: Option<Cursor>,
     last: Option<Cursor>,
     seen: HashSet<Uuid>,
     order: VecDeque<Uuid>,
+    last_state: Option<u64>,
 }
 
 impl Tracker {
@@ -631,7 +637,27 @@ impl Tracker {
             last: None,
             seen: HashSet::new(),
             order: VecDeque::new(),
+            last_state: None,
         }
+    }
+
+    /// Whether `response` of a state feed repeats the last state sent (one
+    /// commit often fires several events, say a draft and its session's
+    /// counters, and a change outside the selection re-reads the same
+    /// state); remembers it otherwise. Errors always go out.
+    fn repeats(&mut self, response: &Response) -> bool {
+        if self.kind != FeedKind::State || !response.errors.is_empty() {
+            return false;
+        }
+        let Ok(json) = serde_json::to_vec(&response.data) else {
+            return false;
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        json.hash(&mut hasher);
+        let digest = hasher.finish();
+        let repeated = self.last_state == Some(digest);
+        self.last_state = Some(digest);
+        repeated
     }
 
     fn record(&mut self, sent: &[Cursor]) {

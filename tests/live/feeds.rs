@@ -52,6 +52,16 @@ async fn lift_session_sends_its_state_after_every_change_until_deleted() {
     let state = client.next_data(&sub, "liftSession").await;
     assert_eq!(state["draftCount"], 1, "{state}");
     assert_eq!(state["drafts"]["nodes"][0]["syntaxValid"], true);
+    // A change the selection does not show (a revision: `revisionCount` is
+    // not selected) leads to the same state, which is not sent again.
+    ok(
+        &app,
+        alice,
+        "mutation($i: AddLiftRevisionInput!) { addLiftRevision(input: $i) { revision { id } } }",
+        json!({ "i": { "sessionId": session, "source": "INITIAL", "irContent": { "k": 1 } } }),
+    )
+    .await;
+    client.assert_silent(Duration::from_millis(500)).await;
     ok(
         &app,
         alice,
