@@ -19,6 +19,13 @@
 -- index order is the message order.
 --
 -- The seed's own indexes stay: they serve its other queries.
+--
+-- Also here, for the same reason at the root: `liftSessions` lists the
+-- viewer's sessions newest first (RLS: `user_id = auth.uid()`), and the
+-- seed indexes `user_id` and `created_at` only separately, so a user with
+-- many sessions had all of them read and sorted for every page.
+CREATE INDEX idx_sessions_user_created
+    ON lift.sessions (user_id, created_at DESC, id DESC);
 
 -- Conversation history, oldest or newest first: (timestamp, created_at, id).
 CREATE INDEX idx_chat_messages_session_page
