@@ -155,6 +155,16 @@ pub fn limits<'a>(ctx: &Context<'a>) -> &'a Limits {
     ctx.data_unchecked::<Limits>()
 }
 
+/// UNAUTHENTICATED for anon: the domains whose data is all private tell
+/// anon to sign in rather than answer an empty list that reads as "you have
+/// none". A service-role request passes.
+pub fn require_signed_in(ctx: &Context<'_>) -> ApiResult<()> {
+    if viewer(ctx).role == crate::auth::Role::Anon {
+        return Err(ApiError::Unauthenticated("sign in first".into()));
+    }
+    Ok(())
+}
+
 /// The signed-in user's id, or UNAUTHENTICATED.
 pub fn require_user(ctx: &Context<'_>) -> ApiResult<uuid::Uuid> {
     viewer(ctx)

@@ -1,12 +1,11 @@
 //! Dataloader plumbing shared by the domain modules: loading through the
 //! request's loader, batched reads by key, and the loaders' error type.
 
-use crate::graphql::context::limits;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ResultExt;
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::pagination::{
-    children_pages, wants_total, ApiConnection, ChildPage, Page, SortKey,
+    children_pages, nested_limit, wants_total, ApiConnection, ChildPage, SortKey,
 };
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions, OutputType};
@@ -131,12 +130,6 @@ pub struct ChildrenKey<R: ChildRelation> {
 
 /// The model of relation `R`'s children.
 pub type ChildModel<R> = <<R as ChildRelation>::Entity as EntityTrait>::Model;
-
-/// The validated `first` of a nested connection.
-pub fn nested_limit(ctx: &Context<'_>, first: Option<i32>) -> ApiResult<u64> {
-    let max = limits(ctx).max_page_size as u64;
-    Ok(Page::parse(first, None, None, None, max)?.limit)
-}
 
 /// `parent`'s nested connection of relation `R` (its first `first`
 /// children), loaded through the request's `DataLoader<L>` together with

@@ -326,6 +326,25 @@ impl<M: ModelTrait> ChildPage<M> {
     }
 }
 
+/// The validated Relay arguments of a root list, its page size capped by
+/// the configured maximum.
+pub fn root_page(
+    ctx: &async_graphql::Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> ApiResult<Page> {
+    let max = crate::graphql::context::limits(ctx).max_page_size as u64;
+    Page::parse(first, after, last, before, max)
+}
+
+/// The validated `first` of a nested connection (no cursors: to page
+/// deeper, clients use the root list).
+pub fn nested_limit(ctx: &async_graphql::Context<'_>, first: Option<i32>) -> ApiResult<u64> {
+    Ok(root_page(ctx, first, None, None, None)?.limit)
+}
+
 /// Whether the client selected `totalCount` on the connection being
 /// resolved (it costs a count, so it is computed only when asked for).
 pub fn wants_total(ctx: &async_graphql::Context<'_>) -> bool {

@@ -14,11 +14,11 @@ pub mod types;
 pub use loaders::register_loaders;
 pub use subscription::AnalyticsSubscription;
 
-use crate::auth::Role;
-use crate::graphql::context::{limits, require_user, tx, viewer};
+use crate::graphql::context::require_signed_in;
+use crate::graphql::context::{require_user, tx, viewer};
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
-use crate::graphql::pagination::wants_total;
-use crate::graphql::pagination::{ApiConnection, ConnectionTotal, Page, DEFAULT_PAGE_SIZE};
+use crate::graphql::pagination::{root_page, wants_total};
+use crate::graphql::pagination::{ApiConnection, ConnectionTotal, DEFAULT_PAGE_SIZE};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
 use inputs::{
@@ -38,14 +38,6 @@ use types::{
 };
 use uuid::Uuid;
 
-/// UNAUTHENTICATED for anon: no workspace data is public.
-fn signed_in(ctx: &Context<'_>) -> ApiResult<()> {
-    if matches!(viewer(ctx).role, Role::Anon) {
-        return Err(ApiError::Unauthenticated("sign in first".into()));
-    }
-    Ok(())
-}
-
 /// FORBIDDEN unless the request runs as the service role; checked before
 /// any SQL (the database functions refuse other roles too).
 fn service_only(ctx: &Context<'_>) -> ApiResult<()> {
@@ -53,17 +45,6 @@ fn service_only(ctx: &Context<'_>) -> ApiResult<()> {
         return Err(ApiError::Forbidden("service role required".into()));
     }
     Ok(())
-}
-
-/// The validated Relay arguments of a root list.
-fn page(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-) -> ApiResult<Page> {
-    Page::parse(first, after, last, before, limits(ctx).max_page_size as u64)
 }
 
 /// Root queries of the analytics domain.
@@ -86,8 +67,8 @@ impl AnalyticsQuery {
         before: Option<String>,
         #[graphql(name = "where")] filter: Option<WorkspaceWhere>,
     ) -> async_graphql::Result<ApiConnection<Workspace>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         service::list_workspaces(tx(ctx).await.gql()?, filter, &page, wants_total(ctx))
             .await
             .gql()
@@ -100,7 +81,7 @@ impl AnalyticsQuery {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<Option<Workspace>> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         service::get_workspace(tx(ctx).await.gql()?, id).await.gql()
     }
 
@@ -119,8 +100,8 @@ impl AnalyticsQuery {
         before: Option<String>,
         #[graphql(name = "where")] filter: Option<AgentWhere>,
     ) -> async_graphql::Result<ApiConnection<Agent>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         service::list_agents(tx(ctx).await.gql()?, filter, &page, wants_total(ctx))
             .await
             .gql()
@@ -141,8 +122,8 @@ impl AnalyticsQuery {
         #[graphql(name = "where")] filter: Option<AgentRunWhere>,
         order_by: Option<Vec<AgentRunOrder>>,
     ) -> async_graphql::Result<ApiConnection<AgentRun>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         service::list_runs(
             tx(ctx).await.gql()?,
             filter,
@@ -170,8 +151,8 @@ impl AnalyticsQuery {
         #[graphql(name = "where")] filter: Option<ActivityEventWhere>,
         order_by: Option<Vec<ActivityEventOrder>>,
     ) -> async_graphql::Result<ApiConnection<AnalyticsActivityEvent>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         service::list_activity(
             tx(ctx).await.gql()?,
             filter,
@@ -192,7 +173,7 @@ impl AnalyticsQuery {
         #[graphql(name = "where")] filter: Option<AgentRunWhere>,
         #[graphql(default)] group_by: Vec<AgentRunGroupBy>,
     ) -> async_graphql::Result<Vec<AgentRunAggregateRow>> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         service::run_aggregate(tx(ctx).await.gql()?, filter, &group_by)
             .await
             .gql()
@@ -207,7 +188,7 @@ impl AnalyticsQuery {
         #[graphql(name = "where")] filter: Option<ActivityEventWhere>,
         #[graphql(default)] group_by: Vec<ActivityEventGroupBy>,
     ) -> async_graphql::Result<Vec<ActivityEventAggregateRow>> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         service::activity_aggregate(tx(ctx).await.gql()?, filter, &group_by)
             .await
             .gql()
@@ -233,7 +214,7 @@ impl AnalyticsViewerFields {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<ApiConnection<Workspace>> {
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         if viewer(ctx).user_id.is_none() {
             return Ok(Connection::with_additional_fields(
                 false,

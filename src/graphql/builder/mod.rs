@@ -6,11 +6,11 @@ pub mod loaders;
 pub mod service;
 pub mod types;
 
-use crate::auth::Role;
-use crate::graphql::context::{limits, require_user, tx, viewer};
-use crate::graphql::error::{ApiError, ApiResult, ResultExt};
-use crate::graphql::pagination::wants_total;
-use crate::graphql::pagination::{ApiConnection, Page, SortDirection, DEFAULT_PAGE_SIZE};
+use crate::graphql::context::require_signed_in;
+use crate::graphql::context::{require_user, tx, viewer};
+use crate::graphql::error::{ApiError, ResultExt};
+use crate::graphql::pagination::{root_page, wants_total};
+use crate::graphql::pagination::{ApiConnection, SortDirection, DEFAULT_PAGE_SIZE};
 use async_graphql::{Context, Object, SimpleObject};
 use inputs::{
     normalize, sort_keys, where_condition, AddBuilderPromptInput, AddBuilderResponseInput,
@@ -27,21 +27,6 @@ use types::{
     BuilderStep, BuilderStepGroup,
 };
 use uuid::Uuid;
-
-/// The largest page a list may return.
-pub(crate) fn max_page_size(ctx: &Context<'_>) -> u64 {
-    limits(ctx).max_page_size as u64
-}
-
-/// Builder data is private to its owner; anon has no access at all, so it
-/// is told to sign in rather than given an empty list that looks like "you
-/// have none".
-fn require_signed_in(ctx: &Context<'_>) -> ApiResult<()> {
-    if viewer(ctx).role == Role::Anon {
-        return Err(ApiError::Unauthenticated("sign in first".into()));
-    }
-    Ok(())
-}
 
 /// Root fields of the builder domain.
 #[derive(Default)]
@@ -67,7 +52,7 @@ impl BuilderQuery {
     ) -> async_graphql::Result<ApiConnection<BuilderSession>> {
         async {
             require_signed_in(ctx)?;
-            let page = Page::parse(first, after, last, before, max_page_size(ctx))?;
+            let page = root_page(ctx, first, after, last, before)?;
             let condition = where_condition(filter.as_ref(), BuilderSessionWhere::condition)?;
             let order = normalize(
                 order_by,
@@ -113,7 +98,7 @@ impl BuilderQuery {
     ) -> async_graphql::Result<ApiConnection<BuilderPrompt>> {
         async {
             require_signed_in(ctx)?;
-            let page = Page::parse(first, after, last, before, max_page_size(ctx))?;
+            let page = root_page(ctx, first, after, last, before)?;
             let condition = where_condition(filter.as_ref(), BuilderPromptWhere::condition)?;
             let order = normalize(
                 order_by,
@@ -144,7 +129,7 @@ impl BuilderQuery {
     ) -> async_graphql::Result<ApiConnection<BuilderResponse>> {
         async {
             require_signed_in(ctx)?;
-            let page = Page::parse(first, after, last, before, max_page_size(ctx))?;
+            let page = root_page(ctx, first, after, last, before)?;
             let condition = where_condition(filter.as_ref(), BuilderResponseWhere::condition)?;
             let order = normalize(
                 order_by,
@@ -175,7 +160,7 @@ impl BuilderQuery {
     ) -> async_graphql::Result<ApiConnection<BuilderStep>> {
         async {
             require_signed_in(ctx)?;
-            let page = Page::parse(first, after, last, before, max_page_size(ctx))?;
+            let page = root_page(ctx, first, after, last, before)?;
             let condition = where_condition(filter.as_ref(), BuilderStepWhere::condition)?;
             let order = normalize(
                 order_by,

@@ -14,11 +14,12 @@ pub use loaders::register_loaders;
 pub use subscription::ChatSubscription;
 
 use crate::auth::Role;
-use crate::graphql::context::{limits, require_user, tx, viewer};
+use crate::graphql::context::require_signed_in;
+use crate::graphql::context::{require_user, tx, viewer};
 use crate::graphql::error::{ApiError, ApiResult, ResultExt};
-use crate::graphql::pagination::wants_total;
+use crate::graphql::pagination::{root_page, wants_total};
 use crate::graphql::pagination::{
-    ApiConnection, ConnectionTotal, Page, SortDirection, DEFAULT_PAGE_SIZE,
+    ApiConnection, ConnectionTotal, SortDirection, DEFAULT_PAGE_SIZE,
 };
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Json, Object};
@@ -37,14 +38,6 @@ use types::{
 };
 use uuid::Uuid;
 
-/// UNAUTHENTICATED for anon: conversations are never public.
-fn signed_in(ctx: &Context<'_>) -> ApiResult<()> {
-    if matches!(viewer(ctx).role, Role::Anon) {
-        return Err(ApiError::Unauthenticated("sign in first".into()));
-    }
-    Ok(())
-}
-
 /// Service-role operations: anon is UNAUTHENTICATED, a user FORBIDDEN (and
 /// the database refuses them too: the functions check the role).
 fn service_only(ctx: &Context<'_>) -> ApiResult<()> {
@@ -58,17 +51,6 @@ fn service_only(ctx: &Context<'_>) -> ApiResult<()> {
     Err(ApiError::Forbidden(
         "this operation is for the service role only".into(),
     ))
-}
-
-/// The validated Relay arguments of a root list.
-fn page(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-) -> ApiResult<Page> {
-    Page::parse(first, after, last, before, limits(ctx).max_page_size as u64)
 }
 
 fn empty<N: async_graphql::OutputType>() -> ApiConnection<N> {
@@ -96,8 +78,8 @@ impl ChatQuery {
         #[graphql(name = "where")] filter: Option<ChatSessionWhere>,
         order_by: Option<Vec<ChatSessionOrder>>,
     ) -> async_graphql::Result<ApiConnection<ChatSession>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let direction = direction_of(order_by, SortDirection::Desc, |o| o.direction);
         service::list_sessions(
             tx(ctx).await.gql()?,
@@ -117,7 +99,7 @@ impl ChatQuery {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<Option<ChatSession>> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         service::get_session(tx(ctx).await.gql()?, id).await.gql()
     }
 
@@ -137,8 +119,8 @@ impl ChatQuery {
         #[graphql(name = "where")] filter: Option<ChatMessageWhere>,
         order_by: Option<Vec<ChatMessageOrder>>,
     ) -> async_graphql::Result<ApiConnection<ChatMessage>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let direction = direction_of(order_by, SortDirection::Asc, |o| o.direction);
         service::list_messages(
             tx(ctx).await.gql()?,
@@ -243,7 +225,7 @@ impl ChatViewerFields {
         before: Option<String>,
         #[graphql(name = "where")] filter: Option<ChatActivityWhere>,
     ) -> async_graphql::Result<ApiConnection<ChatActivity>> {
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let Some(user) = viewer(ctx).user_id else {
             return Ok(empty());
         };

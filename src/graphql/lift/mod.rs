@@ -11,11 +11,11 @@ pub mod types;
 pub use loaders::register_loaders;
 pub use subscription::LiftSubscription;
 
-use crate::auth::Role;
-use crate::graphql::context::{limits, require_user, tx, viewer};
-use crate::graphql::error::{ApiError, ApiResult, ResultExt};
-use crate::graphql::pagination::wants_total;
-use crate::graphql::pagination::{ApiConnection, ConnectionTotal, Page, DEFAULT_PAGE_SIZE};
+use crate::graphql::context::require_signed_in;
+use crate::graphql::context::{require_user, tx, viewer};
+use crate::graphql::error::ResultExt;
+use crate::graphql::pagination::{root_page, wants_total};
+use crate::graphql::pagination::{ApiConnection, ConnectionTotal, DEFAULT_PAGE_SIZE};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
 use inputs::{
@@ -33,25 +33,6 @@ use types::{
     LiftUserAnalytics, ResolveLiftHolePayload, UpdateLiftSessionPayload,
 };
 use uuid::Uuid;
-
-/// UNAUTHENTICATED for anon: nothing in lift is public.
-fn signed_in(ctx: &Context<'_>) -> ApiResult<()> {
-    if matches!(viewer(ctx).role, Role::Anon) {
-        return Err(ApiError::Unauthenticated("sign in first".into()));
-    }
-    Ok(())
-}
-
-/// The validated Relay arguments of a root list.
-fn page(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-) -> ApiResult<Page> {
-    Page::parse(first, after, last, before, limits(ctx).max_page_size as u64)
-}
 
 /// Root queries of the lift domain.
 #[derive(Default)]
@@ -74,8 +55,8 @@ impl LiftQuery {
         #[graphql(name = "where")] filter: Option<LiftSessionWhere>,
         order_by: Option<Vec<LiftSessionOrder>>,
     ) -> async_graphql::Result<ApiConnection<LiftSession>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, SESSION_DEFAULT_ORDER);
         service::list_sessions(
             tx(ctx).await.gql()?,
@@ -95,7 +76,7 @@ impl LiftQuery {
         ctx: &Context<'_>,
         id: Uuid,
     ) -> async_graphql::Result<Option<LiftSession>> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         service::get_session(tx(ctx).await.gql()?, id).await.gql()
     }
 
@@ -114,8 +95,8 @@ impl LiftQuery {
         #[graphql(name = "where")] filter: Option<LiftRevisionWhere>,
         order_by: Option<Vec<LiftRevisionOrder>>,
     ) -> async_graphql::Result<ApiConnection<LiftRevision>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, REVISION_DEFAULT_ORDER);
         service::list_revisions(
             tx(ctx).await.gql()?,
@@ -143,8 +124,8 @@ impl LiftQuery {
         #[graphql(name = "where")] filter: Option<LiftDraftWhere>,
         order_by: Option<Vec<LiftDraftOrder>>,
     ) -> async_graphql::Result<ApiConnection<LiftDraft>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, DRAFT_DEFAULT_ORDER);
         service::list_drafts(
             tx(ctx).await.gql()?,
@@ -172,8 +153,8 @@ impl LiftQuery {
         #[graphql(name = "where")] filter: Option<LiftHoleResolutionWhere>,
         order_by: Option<Vec<LiftHoleResolutionOrder>>,
     ) -> async_graphql::Result<ApiConnection<LiftHoleResolution>> {
-        signed_in(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        require_signed_in(ctx).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, RESOLUTION_DEFAULT_ORDER);
         service::list_resolutions(
             tx(ctx).await.gql()?,
@@ -194,7 +175,7 @@ impl LiftQuery {
         #[graphql(name = "where")] filter: Option<LiftSessionWhere>,
         #[graphql(default)] group_by: Vec<LiftSessionGroupBy>,
     ) -> async_graphql::Result<Vec<LiftSessionAggregateRow>> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         service::session_aggregate(tx(ctx).await.gql()?, filter, &group_by)
             .await
             .gql()
@@ -208,7 +189,7 @@ impl LiftQuery {
         #[graphql(name = "where")] filter: Option<LiftDraftWhere>,
         #[graphql(default)] group_by: Vec<LiftDraftGroupBy>,
     ) -> async_graphql::Result<Vec<LiftDraftAggregateRow>> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         service::draft_aggregate(tx(ctx).await.gql()?, filter, &group_by)
             .await
             .gql()
@@ -248,7 +229,7 @@ impl LiftViewerFields {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<ApiConnection<LiftActivityEvent>> {
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let Some(user) = viewer(ctx).user_id else {
             return Ok(Connection::with_additional_fields(
                 false,
@@ -287,7 +268,7 @@ impl LiftMutation {
         ctx: &Context<'_>,
         input: UpdateLiftSessionInput,
     ) -> async_graphql::Result<UpdateLiftSessionPayload> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         let session = service::update_session(tx(ctx).await.gql()?, input)
             .await
             .gql()?;
@@ -300,7 +281,7 @@ impl LiftMutation {
         ctx: &Context<'_>,
         input: FinalizeLiftSessionInput,
     ) -> async_graphql::Result<FinalizeLiftSessionPayload> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         let session = service::finalize_session(tx(ctx).await.gql()?, input.id)
             .await
             .gql()?;
@@ -313,7 +294,7 @@ impl LiftMutation {
         ctx: &Context<'_>,
         input: DeleteLiftSessionInput,
     ) -> async_graphql::Result<DeleteLiftSessionPayload> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         let deleted_id = service::delete_session(tx(ctx).await.gql()?, input.id)
             .await
             .gql()?;
@@ -326,7 +307,7 @@ impl LiftMutation {
         ctx: &Context<'_>,
         input: AddLiftRevisionInput,
     ) -> async_graphql::Result<AddLiftRevisionPayload> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         let revision = service::add_revision(tx(ctx).await.gql()?, input)
             .await
             .gql()?;
@@ -339,7 +320,7 @@ impl LiftMutation {
         ctx: &Context<'_>,
         input: AddLiftDraftInput,
     ) -> async_graphql::Result<AddLiftDraftPayload> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         let draft = service::add_draft(tx(ctx).await.gql()?, input)
             .await
             .gql()?;
@@ -352,7 +333,7 @@ impl LiftMutation {
         ctx: &Context<'_>,
         input: ResolveLiftHoleInput,
     ) -> async_graphql::Result<ResolveLiftHolePayload> {
-        signed_in(ctx).gql()?;
+        require_signed_in(ctx).gql()?;
         let hole_resolution = service::resolve_hole(tx(ctx).await.gql()?, input)
             .await
             .gql()?;

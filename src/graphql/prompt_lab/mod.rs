@@ -10,10 +10,10 @@ pub mod types;
 
 pub use loaders::register_loaders;
 
-use crate::graphql::context::{limits, require_user, tx, viewer};
-use crate::graphql::error::{ApiResult, ResultExt};
-use crate::graphql::pagination::wants_total;
-use crate::graphql::pagination::{ApiConnection, ConnectionTotal, Page, DEFAULT_PAGE_SIZE};
+use crate::graphql::context::{require_user, tx, viewer};
+use crate::graphql::error::ResultExt;
+use crate::graphql::pagination::{root_page, wants_total};
+use crate::graphql::pagination::{ApiConnection, ConnectionTotal, DEFAULT_PAGE_SIZE};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
 use inputs::{
@@ -33,17 +33,6 @@ use types::{
     UnpublishTemplatePayload, UpdatePromptPayload, UpdateTemplatePayload,
 };
 use uuid::Uuid;
-
-/// The validated Relay arguments of a root list.
-fn page(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-) -> ApiResult<Page> {
-    Page::parse(first, after, last, before, limits(ctx).max_page_size as u64)
-}
 
 /// Root queries of the prompt lab domain.
 #[derive(Default)]
@@ -67,7 +56,7 @@ impl PromptLabQuery {
         order_by: Option<Vec<PromptLabPromptOrder>>,
     ) -> async_graphql::Result<ApiConnection<PromptLabPrompt>> {
         let user = require_user(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, PROMPT_DEFAULT_ORDER);
         service::list_prompts(
             tx(ctx).await.gql()?,
@@ -98,7 +87,7 @@ impl PromptLabQuery {
         #[graphql(name = "where")] filter: Option<PromptLabPromptWhere>,
         order_by: Option<Vec<PromptLabPromptOrder>>,
     ) -> async_graphql::Result<ApiConnection<PromptLabPrompt>> {
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, PROMPT_DEFAULT_ORDER);
         service::list_prompts(
             tx(ctx).await.gql()?,
@@ -130,7 +119,7 @@ impl PromptLabQuery {
         #[graphql(name = "where")] filter: Option<PromptLabAnswerWhere>,
         order_by: Option<Vec<PromptLabAnswerOrder>>,
     ) -> async_graphql::Result<ApiConnection<PromptLabAnswer>> {
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, ANSWER_DEFAULT_ORDER);
         service::list_answers(
             tx(ctx).await.gql()?,
@@ -159,7 +148,7 @@ impl PromptLabQuery {
         order_by: Option<Vec<PromptLabTestResultOrder>>,
     ) -> async_graphql::Result<ApiConnection<PromptLabTestResult>> {
         require_user(ctx).gql()?;
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, TEST_RESULT_DEFAULT_ORDER);
         service::list_test_results(
             tx(ctx).await.gql()?,
@@ -203,7 +192,7 @@ impl PromptLabQuery {
         #[graphql(name = "where")] filter: Option<PromptTemplateWhere>,
         order_by: Option<Vec<PromptTemplateOrder>>,
     ) -> async_graphql::Result<ApiConnection<PromptTemplate>> {
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let order = normalize_order(order_by, TEMPLATE_DEFAULT_ORDER);
         service::list_templates(
             tx(ctx).await.gql()?,
@@ -262,7 +251,7 @@ impl PromptLabViewerFields {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<ApiConnection<PromptTemplateFavorite>> {
-        let page = page(ctx, first, after, last, before).gql()?;
+        let page = root_page(ctx, first, after, last, before).gql()?;
         let Some(user) = viewer(ctx).user_id else {
             return Ok(Connection::with_additional_fields(
                 false,

@@ -12,7 +12,8 @@ use super::loaders::{
     TemplateById, TemplateOfPrompt, TestResultsOfPrompt,
 };
 use crate::graphql::error::ResultExt;
-use crate::graphql::loading::{nested_connection, nested_limit};
+use crate::graphql::loading::nested_connection;
+use crate::graphql::pagination::nested_limit;
 use crate::graphql::pagination::{ApiConnection, DEFAULT_PAGE_SIZE};
 use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::{DateTime, FixedOffset};
