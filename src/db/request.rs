@@ -16,6 +16,18 @@ pub async fn begin_as(
     statement_timeout_ms: u64,
 ) -> Result<DatabaseTransaction, DbErr> {
     let tx = db.begin().await?;
+    act_as(&tx, viewer, statement_timeout_ms).await?;
+    Ok(tx)
+}
+
+/// Makes the rest of open transaction `tx` run as `viewer`: sets `role`,
+/// `request.jwt.claims` and the statement timeout transaction-locally, in
+/// one statement, replacing whatever an earlier viewer of `tx` had set.
+pub async fn act_as(
+    tx: &DatabaseTransaction,
+    viewer: &Viewer,
+    statement_timeout_ms: u64,
+) -> Result<(), DbErr> {
     tx.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
@@ -27,5 +39,5 @@ pub async fn begin_as(
         ],
     ))
     .await?;
-    Ok(tx)
+    Ok(())
 }

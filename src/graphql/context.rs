@@ -41,6 +41,22 @@ impl RequestTx {
         }))
     }
 
+    /// A transaction for `viewer` that is already open and acting as the
+    /// viewer (a live delivery's, from its lane).
+    pub fn opened(
+        db: DatabaseConnection,
+        viewer: Viewer,
+        statement_timeout_ms: u64,
+        tx: DatabaseTransaction,
+    ) -> Self {
+        Self(Arc::new(RequestTxInner {
+            db,
+            viewer,
+            statement_timeout_ms,
+            tx: OnceCell::new_with(Some(tx)),
+        }))
+    }
+
     /// The transaction, opened on the first call; concurrent callers wait
     /// for that one opening, and a failed opening is tried again by the
     /// next caller.

@@ -5,10 +5,12 @@
 
 pub mod event;
 pub mod hub;
+pub mod lanes;
 pub mod listener;
 
 pub use event::{Cursor, LiveEvent, Op};
 pub use hub::{Filter, Hub, Key, Registration, Signal};
+pub use lanes::{Lane, Lanes};
 pub use listener::ListenerStats;
 
 use sea_orm::DatabaseConnection;
@@ -40,10 +42,10 @@ pub struct LiveConfig {
         default_value_t = 15_000
     )]
     pub keepalive_ms: u64,
-    /// Subscription deliveries that may hold a database connection at once;
-    /// the others wait in line outside the pool, which keeps room for HTTP
-    /// requests and keeps thousands of subscribers from all waiting on the
-    /// pool at once.
+    /// Subscription deliveries that may hold a database connection at once
+    /// (the delivery lanes, see `live::lanes`); the others wait in line
+    /// outside the pool, which keeps room for HTTP requests and keeps
+    /// thousands of subscribers from all waiting on the pool at once.
     #[arg(
         long = "live-delivery-concurrency",
         env = "LIVE_DELIVERY_CONCURRENCY",
@@ -74,8 +76,8 @@ pub struct Live {
     pub stats: ListenerStats,
     /// Limits.
     pub config: LiveConfig,
-    /// Permits to run a delivery (see [`LiveConfig::delivery_concurrency`]).
-    pub deliveries: Arc<tokio::sync::Semaphore>,
+    /// Where deliveries run (see [`LiveConfig::delivery_concurrency`]).
+    pub lanes: Lanes,
     connections: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
 
@@ -88,9 +90,7 @@ impl Live {
         Live {
             hub,
             stats,
-            deliveries: Arc::new(tokio::sync::Semaphore::new(
-                config.delivery_concurrency.max(1),
-            )),
+            lanes: Lanes::new(db.clone(), config.delivery_concurrency),
             config,
             connections: Arc::default(),
         }

@@ -204,40 +204,57 @@ impl Metrics {
 
 /// The live-subscription part of the exposition:
 /// `gateway_live_subscriptions_active`, `gateway_live_events_total` (change
-/// notifications received) and `gateway_live_listener_connects_total`
-/// (LISTEN connections made; more than one means reconnects) and
-/// `gateway_live_listener_up`.
-pub fn render_live(
-    subscriptions: usize,
-    events: u64,
-    listener_connects: u64,
-    listening: bool,
-) -> String {
-    let mut out = String::with_capacity(512);
+/// notifications received), `gateway_live_listener_connects_total` (LISTEN
+/// connections made; more than one means reconnects),
+/// `gateway_live_listener_up`, and the delivery lanes:
+/// `gateway_live_delivery_transactions_total` (transactions begun for
+/// deliveries), `gateway_live_deliveries_handed_on_total` (deliveries run in
+/// a transaction handed on from the previous one) and
+/// `gateway_live_deliveries_waiting`.
+pub fn render_live(live: &crate::live::Live) -> String {
+    let mut out = String::with_capacity(1024);
     for (name, help, kind, value) in [
         (
             "gateway_live_subscriptions_active",
             "Live subscriptions registered in this process.",
             "gauge",
-            subscriptions as u64,
+            live.hub.subscribers() as u64,
         ),
         (
             "gateway_live_events_total",
             "Change notifications received from the database.",
             "counter",
-            events,
+            live.hub.published(),
         ),
         (
             "gateway_live_listener_connects_total",
             "LISTEN connections made (the first one, then reconnects).",
             "counter",
-            listener_connects,
+            live.stats.connects(),
         ),
         (
             "gateway_live_listener_up",
             "1 while the LISTEN connection is up, 0 while it reconnects.",
             "gauge",
-            u64::from(listening),
+            u64::from(live.stats.listening()),
+        ),
+        (
+            "gateway_live_delivery_transactions_total",
+            "Transactions begun for subscription deliveries.",
+            "counter",
+            live.lanes.begun(),
+        ),
+        (
+            "gateway_live_deliveries_handed_on_total",
+            "Subscription deliveries run in a transaction handed on from the previous delivery.",
+            "counter",
+            live.lanes.handed_on(),
+        ),
+        (
+            "gateway_live_deliveries_waiting",
+            "Subscription deliveries waiting for a delivery lane.",
+            "gauge",
+            live.lanes.waiting() as u64,
         ),
     ] {
         header(&mut out, name, help, kind);

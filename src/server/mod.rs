@@ -219,13 +219,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     let size = pool.size();
     let idle = pool.num_idle() as u32;
     let mut body = state.metrics.render(size.saturating_sub(idle), idle);
-    let live = &state.live;
-    body.push_str(&metrics::render_live(
-        live.hub.subscribers(),
-        live.hub.published(),
-        live.stats.connects(),
-        live.stats.listening(),
-    ));
+    body.push_str(&metrics::render_live(&state.live));
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 

@@ -14,7 +14,7 @@ use crate::graphql::error::ApiError;
 use crate::graphql::limits::{check_parsed, finish_stream, LimitError};
 use crate::graphql::live::{FeedKind, LiveOutput, LivePhase, LiveSlot};
 use crate::graphql::prepare_request;
-use crate::live::{Cursor, LiveEvent, Signal};
+use crate::live::{Cursor, Lane, LiveEvent, Signal};
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{
@@ -26,6 +26,7 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response as HttpResponse;
 use futures_util::stream::{BoxStream, SplitSink};
 use futures_util::{SinkExt, Stream, StreamExt};
+use sea_orm::DatabaseTransaction;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -417,26 +418,27 @@ impl WsExecutor {
         }
     }
 
-    /// Executes the subscription operation once for `phase`, in its own
-    /// transaction as the viewer, and collects what it yields.
+    /// Executes the subscription operation once for `phase`, in a
+    /// transaction acting as the viewer (its lane's, see `live::lanes`), and
+    /// collects what it yields.
     async fn run_phase(
         &self,
         template: &Template,
         phase: LivePhase,
     ) -> (Vec<Response>, LiveOutput) {
-        // Wait in line here, not in the pool (see LiveConfig).
-        let _permit = self.app.live.deliveries.clone().acquire_owned().await;
-        let tx = RequestTx::new(
-            self.app.db.clone(),
-            self.viewer.clone(),
-            self.app.statement_timeout.as_millis() as u64,
-        );
-        if let Err(err) = begin(&tx).await {
-            return (
-                vec![Response::from_errors(vec![err.server_error()])],
-                LiveOutput::default(),
-            );
-        }
+        // Wait in line here, not in the pool.
+        let mut lane = self.app.live.lanes.acquire().await;
+        let timeout_ms = self.app.statement_timeout.as_millis() as u64;
+        let opened = match begin(&mut lane, &self.viewer, timeout_ms).await {
+            Ok(opened) => opened,
+            Err(err) => {
+                return (
+                    vec![Response::from_errors(vec![err.server_error()])],
+                    LiveOutput::default(),
+                )
+            }
+        };
+        let tx = RequestTx::opened(self.app.db.clone(), self.viewer.clone(), timeout_ms, opened);
         let slot = LiveSlot::default();
         let request = template
             .request()
@@ -446,11 +448,9 @@ impl WsExecutor {
         let request = prepare_request(request, &tx);
         let stream = self.app.schema.execute_stream(request);
         let responses: Vec<Response> = finish_stream(&self.app.limits, stream).collect().await;
+        let clean = responses.iter().all(|r| r.errors.is_empty());
         match tx.finish().await {
-            Ok(Some(tx)) => {
-                // Read-only: the commit only ends the transaction.
-                let _ = tx.commit().await;
-            }
+            Ok(Some(tx)) => lane.finish(tx, clean).await,
             Ok(None) => {}
             Err(detail) => tracing::error!(error = %detail, "live delivery transaction leaked"),
         }
@@ -521,15 +521,19 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Opens a delivery's transaction, waiting for the database to come back
-/// (with backoff) when it is away, as during a restart.
-async fn begin(tx: &RequestTx) -> Result<(), ApiError> {
+/// A delivery's transaction as `viewer`, waiting for the database to come
+/// back (with backoff) when it is away, as during a restart.
+async fn begin(
+    lane: &mut Lane,
+    viewer: &Viewer,
+    timeout_ms: u64,
+) -> Result<DatabaseTransaction, ApiError> {
     let mut wait = Duration::from_millis(50);
     let mut attempt = 0;
     loop {
-        match tx.get().await {
-            Ok(_) => return Ok(()),
-            Err(err) if attempt + 1 >= BEGIN_ATTEMPTS => return Err(err),
+        match lane.begin_as(viewer, timeout_ms).await {
+            Ok(tx) => return Ok(tx),
+            Err(err) if attempt + 1 >= BEGIN_ATTEMPTS => return Err(err.into()),
             Err(_) => {
                 attempt += 1;
                 tokio::time::sleep(wait).await;

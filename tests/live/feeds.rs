@@ -221,7 +221,7 @@ async fn dashboard_is_sent_again_when_the_viewers_counters_move() {
     assert_eq!(next["liftUserAnalytics"]["totalSessions"], 1, "{next}");
 }
 
-async fn workspace_with(app: &TestApp, owner: Uuid, members: &[Uuid]) -> Uuid {
+pub(crate) async fn workspace_with(app: &TestApp, owner: Uuid, members: &[Uuid]) -> Uuid {
     let ws: Uuid = sqlx::query_scalar(
         "INSERT INTO public.workspaces (name, owner_id) VALUES ('W', $1) RETURNING id",
     )
@@ -242,7 +242,7 @@ async fn workspace_with(app: &TestApp, owner: Uuid, members: &[Uuid]) -> Uuid {
     ws
 }
 
-async fn fire_alert(app: &TestApp, ws: Uuid) -> Uuid {
+pub(crate) async fn fire_alert(app: &TestApp, ws: Uuid) -> Uuid {
     let rule: Uuid = sqlx::query_scalar(
         "INSERT INTO analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value)
          VALUES ($1, 'busy', 'total_runs', 'greater_than', 1) RETURNING id",
@@ -261,7 +261,7 @@ async fn fire_alert(app: &TestApp, ws: Uuid) -> Uuid {
     .unwrap()
 }
 
-const ALERTS: &str = "subscription($w: UUID!, $a: String) { alerts(workspaceId: $w, after: $a) { cursor alert { id } } }";
+pub(crate) const ALERTS: &str = "subscription($w: UUID!, $a: String) { alerts(workspaceId: $w, after: $a) { cursor alert { id } } }";
 
 #[tokio::test]
 async fn alerts_reach_the_workspaces_members_and_nobody_else() {

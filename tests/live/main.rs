@@ -9,6 +9,7 @@ mod common;
 
 mod chat;
 mod feeds;
+mod lanes;
 mod resume;
 mod transport;
 
