@@ -76,6 +76,7 @@ impl MigratorTrait for Migrator {
                 "m20261130_000009_nested_page_indexes",
                 "0009_nested_page_indexes"
             ),
+            sql_migration!("m20261130_000010_live_reads", "0010_live_reads"),
         ]
     }
 

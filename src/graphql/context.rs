@@ -4,6 +4,7 @@
 use crate::auth::Viewer;
 use crate::graphql::error::{ApiError, ApiResult};
 use crate::graphql::limits::Limits;
+use crate::live::{Lane, Lanes};
 use async_graphql::parser::types::Field;
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::ContainerType;
@@ -24,37 +25,49 @@ use tokio::sync::OnceCell;
 pub struct RequestTx(Arc<RequestTxInner>);
 
 struct RequestTxInner {
-    db: DatabaseConnection,
+    source: Source,
     viewer: Viewer,
     statement_timeout_ms: u64,
     tx: OnceCell<DatabaseTransaction>,
+    /// The delivery lane the transaction runs in (live deliveries only).
+    lane: std::sync::Mutex<Option<Lane>>,
+}
+
+/// Where a request's transaction comes from.
+enum Source {
+    /// The pool, directly (HTTP requests, websocket queries and mutations).
+    Pool(DatabaseConnection),
+    /// A delivery lane, waiting in line for it, and waiting for the
+    /// database to come back when it is away (live deliveries).
+    Lanes(Lanes),
 }
 
 impl RequestTx {
     /// A transaction for `viewer` on `db`, not opened yet.
     pub fn new(db: DatabaseConnection, viewer: Viewer, statement_timeout_ms: u64) -> Self {
+        Self::with_source(Source::Pool(db), viewer, statement_timeout_ms)
+    }
+
+    /// A live delivery's transaction for `viewer`, opened in one of `lanes`
+    /// on first use (a delivery whose rows come from a batched read and that
+    /// reads nothing else opens none).
+    pub fn in_lanes(lanes: Lanes, viewer: Viewer, statement_timeout_ms: u64) -> Self {
+        Self::with_source(Source::Lanes(lanes), viewer, statement_timeout_ms)
+    }
+
+    fn with_source(source: Source, viewer: Viewer, statement_timeout_ms: u64) -> Self {
         Self(Arc::new(RequestTxInner {
-            db,
+            source,
             viewer,
             statement_timeout_ms,
             tx: OnceCell::new(),
+            lane: std::sync::Mutex::new(None),
         }))
     }
 
-    /// A transaction for `viewer` that is already open and acting as the
-    /// viewer (a live delivery's, from its lane).
-    pub fn opened(
-        db: DatabaseConnection,
-        viewer: Viewer,
-        statement_timeout_ms: u64,
-        tx: DatabaseTransaction,
-    ) -> Self {
-        Self(Arc::new(RequestTxInner {
-            db,
-            viewer,
-            statement_timeout_ms,
-            tx: OnceCell::new_with(Some(tx)),
-        }))
+    /// The viewer the transaction acts as.
+    pub fn viewer(&self) -> &Viewer {
+        &self.0.viewer
     }
 
     /// The transaction, opened on the first call; concurrent callers wait
@@ -64,8 +77,21 @@ impl RequestTx {
         let inner = &self.0;
         inner
             .tx
-            .get_or_try_init(|| {
-                crate::db::request::begin_as(&inner.db, &inner.viewer, inner.statement_timeout_ms)
+            .get_or_try_init(|| async {
+                match &inner.source {
+                    Source::Pool(db) => {
+                        crate::db::request::begin_as(db, &inner.viewer, inner.statement_timeout_ms)
+                            .await
+                    }
+                    Source::Lanes(lanes) => {
+                        let mut lane = lanes.acquire().await;
+                        let tx = lane
+                            .begin_as_retrying(&inner.viewer, inner.statement_timeout_ms)
+                            .await?;
+                        *inner.lane.lock().unwrap_or_else(|p| p.into_inner()) = Some(lane);
+                        Ok(tx)
+                    }
+                }
             })
             .await
             .map_err(ApiError::from)
@@ -73,12 +99,22 @@ impl RequestTx {
 
     /// Takes the transaction back once every resolver and dataloader has let
     /// go of its handle; `Ok(None)` when it was never opened.
-    pub async fn finish(mut self) -> Result<Option<DatabaseTransaction>, String> {
+    pub async fn finish(self) -> Result<Option<DatabaseTransaction>, String> {
+        Ok(self.finish_in_lane().await?.0)
+    }
+
+    /// [`RequestTx::finish`], with the lane the transaction ran in.
+    pub async fn finish_in_lane(
+        mut self,
+    ) -> Result<(Option<DatabaseTransaction>, Option<Lane>), String> {
         // A dataloader's batch task may drop its handle a moment after it
         // delivered its result.
         for _ in 0..1000 {
             match Arc::try_unwrap(self.0) {
-                Ok(inner) => return Ok(inner.tx.into_inner()),
+                Ok(inner) => {
+                    let lane = inner.lane.into_inner().unwrap_or_else(|p| p.into_inner());
+                    return Ok((inner.tx.into_inner(), lane));
+                }
                 Err(shared) => {
                     self.0 = shared;
                     tokio::task::yield_now().await;

@@ -12,7 +12,7 @@
 use crate::auth::Viewer;
 use crate::graphql::context::{viewer, RequestTx};
 use crate::graphql::error::{ApiError, ApiResult};
-use crate::live::{Cursor, Filter, Hub, Key, LiveEvent, Registration};
+use crate::live::{Batchers, Cursor, Filter, Hub, Key, LiveEvent, Registration};
 use async_graphql::{Context, OutputType};
 use chrono::{DateTime, FixedOffset, Utc};
 use futures_util::stream::{self, BoxStream, StreamExt};
@@ -138,6 +138,19 @@ pub trait RowFeed: Send + Sync + 'static {
         tx: &DatabaseTransaction,
         events: &[Arc<LiveEvent>],
     ) -> ApiResult<Vec<(Cursor, Self::Item)>>;
+
+    /// [`RowFeed::rows`] as one read shared with the other subscribers of
+    /// the same events (`live::batch`), for feeds whose events fan out to
+    /// many viewers; `None` (the default) reads in the viewer's own
+    /// transaction instead.
+    async fn batched_rows(
+        &self,
+        _batchers: &Batchers,
+        _viewer: &Viewer,
+        _events: &[Arc<LiveEvent>],
+    ) -> Option<ApiResult<Vec<(Cursor, Self::Item)>>> {
+        None
+    }
 }
 
 /// A feed of one object's state.
@@ -154,10 +167,9 @@ pub trait StateFeed: Send + Sync + 'static {
     async fn current(&self, tx: &DatabaseTransaction) -> ApiResult<Option<Self::Item>>;
 }
 
-/// The phase, the open transaction and the report slot of this execution.
-async fn live_request<'a>(
-    ctx: &Context<'a>,
-) -> ApiResult<(LivePhase, &'a DatabaseTransaction, &'a LiveSlot)> {
+/// The phase, the transaction (opened on first use) and the report slot of
+/// this execution.
+fn live_request<'a>(ctx: &Context<'a>) -> ApiResult<(LivePhase, &'a RequestTx, &'a LiveSlot)> {
     let (Some(phase), Some(slot), Some(tx)) = (
         ctx.data_opt::<LivePhase>(),
         ctx.data_opt::<LiveSlot>(),
@@ -168,9 +180,6 @@ async fn live_request<'a>(
             "subscriptions are served over the websocket at /graphql/ws",
         ));
     };
-    // Open already: the websocket opens each phase's transaction itself
-    // (retrying while the database is away), so this only fetches it.
-    let tx = tx.get().await?;
     Ok((phase.clone(), tx, slot))
 }
 
@@ -199,9 +208,10 @@ pub async fn row_feed<F: RowFeed>(
     feed: F,
     after: Option<Cursor>,
 ) -> ApiResult<BoxStream<'static, F::Item>> {
-    let (phase, tx, slot) = live_request(ctx).await?;
+    let (phase, tx, slot) = live_request(ctx)?;
     let (rows, page_full) = match phase {
         LivePhase::Setup(hub) => {
+            let tx = tx.get().await?;
             let (key, filter) = feed.route(tx, viewer(ctx)).await?;
             // Registered before the catch-up read, so nothing committed in
             // between is lost; the executor drops the duplicates by id.
@@ -222,7 +232,7 @@ pub async fn row_feed<F: RowFeed>(
             }
         }
         LivePhase::CatchUp { after, skip } => {
-            let (mut rows, full) = page(&feed, tx, after).await?;
+            let (mut rows, full) = page(&feed, tx.get().await?, after).await?;
             if full {
                 // Resume after the page's last row even when every row of
                 // it was already delivered.
@@ -233,7 +243,16 @@ pub async fn row_feed<F: RowFeed>(
             rows.retain(|(cursor, _)| !skip.contains(&cursor.id));
             (rows, full)
         }
-        LivePhase::Deliver(events) => (feed.rows(tx, &events).await?, false),
+        LivePhase::Deliver(events) => {
+            let batched = match ctx.data_opt::<Batchers>() {
+                Some(batchers) => feed.batched_rows(batchers, viewer(ctx), &events).await,
+                None => None,
+            };
+            match batched {
+                Some(rows) => (rows?, false),
+                None => (feed.rows(tx.get().await?, &events).await?, false),
+            }
+        }
     };
     let mut out = slot.lock();
     out.more = page_full;
@@ -258,7 +277,8 @@ pub async fn state_feed<F: StateFeed>(
     ctx: &Context<'_>,
     feed: F,
 ) -> ApiResult<BoxStream<'static, Option<F::Item>>> {
-    let (phase, tx, slot) = live_request(ctx).await?;
+    let (phase, tx, slot) = live_request(ctx)?;
+    let tx = tx.get().await?;
     if let LivePhase::Setup(hub) = phase {
         let (key, filter) = feed.route(tx, viewer(ctx)).await?;
         let mut out = slot.lock();

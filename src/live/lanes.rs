@@ -19,7 +19,10 @@
 
 use crate::auth::Viewer;
 use crate::db::request::{act_as, begin_as};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait,
+};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,6 +35,12 @@ pub const MAX_USES: u32 = 100;
 /// what it read (`ACCESS SHARE`, which a `REFRESH MATERIALIZED VIEW` or a
 /// migration waits for) until it ends.
 pub const MAX_AGE: Duration = Duration::from_millis(500);
+
+/// Attempts to open a delivery's transaction while the database is away.
+pub const BEGIN_ATTEMPTS: u32 = 12;
+
+/// Statement timeout of batched reads (`Lane::begin_as_gateway`).
+pub const BATCH_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 
 /// The lanes of one gateway process; cheap to clone.
 #[derive(Clone)]
@@ -168,6 +177,60 @@ impl Lane {
             }
         }
         let tx = begin_as(&shared.db, viewer, statement_timeout_ms).await?;
+        shared.begun.fetch_add(1, Ordering::Relaxed);
+        self.uses = 0;
+        self.since = Instant::now();
+        Ok(tx)
+    }
+
+    /// [`Lane::begin_as`], waiting for the database to come back (with
+    /// backoff, [`BEGIN_ATTEMPTS`] times) when it is away, as during a
+    /// restart.
+    pub async fn begin_as_retrying(
+        &mut self,
+        viewer: &Viewer,
+        statement_timeout_ms: u64,
+    ) -> Result<DatabaseTransaction, DbErr> {
+        let mut wait = Duration::from_millis(50);
+        let mut attempt = 0;
+        loop {
+            match self.begin_as(viewer, statement_timeout_ms).await {
+                Ok(tx) => return Ok(tx),
+                Err(err) if attempt + 1 >= BEGIN_ATTEMPTS => return Err(err),
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// A transaction running as the gateway's own login role (no viewer, no
+    /// claims), for batched reads that set each viewer themselves
+    /// (`live::batch`): the open one this lane came with, its viewer reset,
+    /// or a new one. Statements time out after [`BATCH_STATEMENT_TIMEOUT_MS`].
+    pub async fn begin_as_gateway(&mut self) -> Result<DatabaseTransaction, DbErr> {
+        let shared = self
+            .shared
+            .clone()
+            .expect("a lane in use is not given back");
+        let reset = Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT set_config('role', 'none', true), \
+                 set_config('request.jwt.claims', '', true), \
+                 set_config('statement_timeout', '{BATCH_STATEMENT_TIMEOUT_MS}', true)"
+            ),
+        );
+        if let Some(tx) = self.open.take() {
+            if tx.execute_raw(reset.clone()).await.is_ok() {
+                shared.handed_on.fetch_add(1, Ordering::Relaxed);
+                return Ok(tx);
+            }
+        }
+        let tx = shared.db.begin().await?;
+        tx.execute_raw(reset).await?;
         shared.begun.fetch_add(1, Ordering::Relaxed);
         self.uses = 0;
         self.since = Instant::now();

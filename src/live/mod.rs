@@ -3,11 +3,13 @@
 //! subscriptions. Transport-agnostic: the GraphQL side is
 //! `graphql::live`, the websocket side `server::ws`.
 
+pub mod batch;
 pub mod event;
 pub mod hub;
 pub mod lanes;
 pub mod listener;
 
+pub use batch::{BatchRead, Batchers};
 pub use event::{Cursor, LiveEvent, Op};
 pub use hub::{Filter, Hub, Key, Registration, Signal};
 pub use lanes::{Lane, Lanes};
@@ -78,6 +80,8 @@ pub struct Live {
     pub config: LiveConfig,
     /// Where deliveries run (see [`LiveConfig::delivery_concurrency`]).
     pub lanes: Lanes,
+    /// Reads shared by the deliveries of one event to many subscribers.
+    pub batchers: Batchers,
     connections: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
 
@@ -87,10 +91,12 @@ impl Live {
         let hub = Hub::new(config.buffer);
         let options = db.get_postgres_connection_pool().connect_options();
         let stats = listener::spawn((*options).clone(), hub.clone());
+        let lanes = Lanes::new(db.clone(), config.delivery_concurrency);
         Live {
             hub,
             stats,
-            lanes: Lanes::new(db.clone(), config.delivery_concurrency),
+            lanes: lanes.clone(),
+            batchers: Batchers::new(lanes),
             config,
             connections: Arc::default(),
         }

@@ -209,8 +209,10 @@ impl Metrics {
 /// `gateway_live_listener_up`, and the delivery lanes:
 /// `gateway_live_delivery_transactions_total` (transactions begun for
 /// deliveries), `gateway_live_deliveries_handed_on_total` (deliveries run in
-/// a transaction handed on from the previous one) and
-/// `gateway_live_deliveries_waiting`.
+/// a transaction handed on from the previous one),
+/// `gateway_live_deliveries_waiting`, and the batched reads:
+/// `gateway_live_batched_reads_total` (calls) and
+/// `gateway_live_batched_viewers_total` (viewers read by them).
 pub fn render_live(live: &crate::live::Live) -> String {
     let mut out = String::with_capacity(1024);
     for (name, help, kind, value) in [
@@ -255,6 +257,18 @@ pub fn render_live(live: &crate::live::Live) -> String {
             "Subscription deliveries waiting for a delivery lane.",
             "gauge",
             live.lanes.waiting() as u64,
+        ),
+        (
+            "gateway_live_batched_reads_total",
+            "Batched reads: one database call reading an event's rows for many subscribers.",
+            "counter",
+            live.batchers.calls(),
+        ),
+        (
+            "gateway_live_batched_viewers_total",
+            "Subscribers whose rows were read by batched reads.",
+            "counter",
+            live.batchers.viewers(),
         ),
     ] {
         header(&mut out, name, help, kind);

@@ -14,7 +14,7 @@ use crate::graphql::error::ApiError;
 use crate::graphql::limits::{check_parsed, finish_stream, LimitError};
 use crate::graphql::live::{FeedKind, LiveOutput, LivePhase, LiveSlot};
 use crate::graphql::prepare_request;
-use crate::live::{Cursor, Lane, LiveEvent, Signal};
+use crate::live::{Cursor, LiveEvent, Signal};
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{
@@ -26,7 +26,6 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response as HttpResponse;
 use futures_util::stream::{BoxStream, SplitSink};
 use futures_util::{SinkExt, Stream, StreamExt};
-use sea_orm::DatabaseTransaction;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,8 +46,6 @@ const MAX_BATCH: usize = 256;
 const CATCH_UP_SLACK: Duration = Duration::from_secs(5);
 /// Row ids remembered per subscription for deduplication.
 const SEEN_IDS: usize = 4096;
-/// Attempts to open a delivery's transaction while the database is away.
-const BEGIN_ATTEMPTS: u32 = 12;
 
 /// `GET /graphql/ws`.
 pub(super) async fn graphql_ws(
@@ -426,32 +423,28 @@ impl WsExecutor {
         template: &Template,
         phase: LivePhase,
     ) -> (Vec<Response>, LiveOutput) {
-        // Wait in line here, not in the pool.
-        let mut lane = self.app.live.lanes.acquire().await;
-        let timeout_ms = self.app.statement_timeout.as_millis() as u64;
-        let opened = match begin(&mut lane, &self.viewer, timeout_ms).await {
-            Ok(opened) => opened,
-            Err(err) => {
-                return (
-                    vec![Response::from_errors(vec![err.server_error()])],
-                    LiveOutput::default(),
-                )
-            }
-        };
-        let tx = RequestTx::opened(self.app.db.clone(), self.viewer.clone(), timeout_ms, opened);
+        // The transaction is opened in a delivery lane on first use: the
+        // lanes bound how many deliveries hold a pool connection, and a
+        // delivery whose rows come from a batched read may need none.
+        let tx = RequestTx::in_lanes(
+            self.app.live.lanes.clone(),
+            self.viewer.clone(),
+            self.app.statement_timeout.as_millis() as u64,
+        );
         let slot = LiveSlot::default();
         let request = template
             .request()
             .data(self.viewer.clone())
+            .data(self.app.live.batchers.clone())
             .data(phase)
             .data(slot.clone());
         let request = prepare_request(request, &tx);
         let stream = self.app.schema.execute_stream(request);
         let responses: Vec<Response> = finish_stream(&self.app.limits, stream).collect().await;
         let clean = responses.iter().all(|r| r.errors.is_empty());
-        match tx.finish().await {
-            Ok(Some(tx)) => lane.finish(tx, clean).await,
-            Ok(None) => {}
+        match tx.finish_in_lane().await {
+            Ok((Some(tx), Some(lane))) => lane.finish(tx, clean).await,
+            Ok(_) => {}
             Err(detail) => tracing::error!(error = %detail, "live delivery transaction leaked"),
         }
         (responses, slot.take())
@@ -518,28 +511,6 @@ struct AbortOnDrop(tokio::task::AbortHandle);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// A delivery's transaction as `viewer`, waiting for the database to come
-/// back (with backoff) when it is away, as during a restart.
-async fn begin(
-    lane: &mut Lane,
-    viewer: &Viewer,
-    timeout_ms: u64,
-) -> Result<DatabaseTransaction, ApiError> {
-    let mut wait = Duration::from_millis(50);
-    let mut attempt = 0;
-    loop {
-        match lane.begin_as(viewer, timeout_ms).await {
-            Ok(tx) => return Ok(tx),
-            Err(err) if attempt + 1 >= BEGIN_ATTEMPTS => return Err(err.into()),
-            Err(_) => {
-                attempt += 1;
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
     }
 }
 

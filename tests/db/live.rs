@@ -1213,6 +1213,134 @@ async fn the_triggers_are_after_row_on_exactly_the_listed_tables() {
 }
 
 // ---------------------------------------------------------------------------
+// 0010: batched reads
+// ---------------------------------------------------------------------------
+
+fn claims_of(user: Uuid) -> String {
+    serde_json::json!({ "sub": user, "role": "authenticated", "aud": "authenticated" }).to_string()
+}
+
+#[tokio::test]
+async fn alert_history_as_reads_each_viewers_rows_as_that_viewer_and_only_for_the_gateway() {
+    use sqlx::Connection;
+    let db = TestDb::new().await;
+    let owner = db.create_user("owner@example.com").await;
+    let member = db.create_user("member@example.com").await;
+    let outsider = db.create_user("outsider@example.com").await;
+    let ws = id_of(
+        &db,
+        "INSERT INTO public.workspaces (name, owner_id) VALUES ('W', $1) RETURNING id",
+        &[owner],
+    )
+    .await;
+    exec(
+        &db,
+        "INSERT INTO public.workspace_members (workspace_id, user_id, role) VALUES ($1, $2, 'member')",
+        &[ws, member],
+    )
+    .await;
+    let rule = id_of(
+        &db,
+        "INSERT INTO analytics.alert_rules (workspace_id, name, metric_type, condition, threshold_value)
+         VALUES ($1, 'busy', 'total_runs', 'greater_than', 1) RETURNING id",
+        &[ws],
+    )
+    .await;
+    let alert = id_of(
+        &db,
+        "INSERT INTO analytics.alert_history (alert_rule_id, workspace_id, metric_value)
+         VALUES ($1, $2, 5) RETURNING id",
+        &[rule, ws],
+    )
+    .await;
+
+    let mut gateway = sqlx::PgConnection::connect(&db.url_as("gateway"))
+        .await
+        .expect("connect as the gateway role");
+    let mut tx = gateway.begin().await.unwrap();
+    let call = "SELECT viewer, id FROM live.alert_history_as($1, $2, $3, $4) ORDER BY viewer";
+    let rows: Vec<(i32, Uuid)> = sqlx::query_as(call)
+        .bind(vec![
+            "authenticated",
+            "authenticated",
+            "authenticated",
+            "service_role",
+        ])
+        .bind(vec![
+            claims_of(owner),
+            claims_of(outsider),
+            claims_of(member),
+            r#"{"role":"service_role"}"#.to_string(),
+        ])
+        .bind(vec![alert])
+        .bind(ws)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![(1, alert), (3, alert), (4, alert)],
+        "owner, member and service role see the alert; the outsider (2) does not"
+    );
+    let (user, claims): (String, String) = sqlx::query_as(
+        "SELECT current_user::text, coalesce(current_setting('request.jwt.claims', true), '')",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(
+        (user.as_str(), claims.as_str()),
+        ("gateway", ""),
+        "the caller's role is back"
+    );
+    tx.rollback().await.unwrap();
+
+    // Refusals: mismatched arrays, a role outside the API's three.
+    for (roles, claims) in [
+        (vec!["authenticated"], vec![]),
+        (vec!["postgres"], vec![claims_of(owner)]),
+    ] {
+        let mut attempt = gateway.begin().await.unwrap();
+        let err = crate::common::db_error(
+            sqlx::query(call)
+                .bind(roles)
+                .bind(claims)
+                .bind(vec![alert])
+                .bind(ws)
+                .fetch_all(&mut *attempt)
+                .await,
+        );
+        assert_eq!(err.code, "22023", "{err:?}");
+    }
+
+    // Only the gateway may call it: as an API role it is refused.
+    let mut as_user = db.as_user(member).await;
+    let err = crate::common::db_error(
+        sqlx::query(call)
+            .bind(vec!["authenticated"])
+            .bind(vec![claims_of(owner)])
+            .bind(vec![alert])
+            .bind(ws)
+            .fetch_all(&mut *as_user)
+            .await,
+    );
+    assert_eq!(err.code, "42501", "{err:?}");
+    let (definer, config, public_exec): (bool, Vec<String>, bool) = sqlx::query_as(
+        "SELECT p.prosecdef, coalesce(p.proconfig, '{}'),
+                p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
+                                             WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+           FROM pg_proc p
+          WHERE p.oid = 'live.alert_history_as(text[], text[], uuid[], uuid)'::regprocedure",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(!definer, "SECURITY INVOKER");
+    assert_eq!(config, vec!["search_path=pg_catalog, pg_temp".to_string()]);
+    assert!(!public_exec, "no EXECUTE for PUBLIC");
+}
+
+// ---------------------------------------------------------------------------
 // The migration on its own
 // ---------------------------------------------------------------------------
 

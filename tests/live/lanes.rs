@@ -231,9 +231,9 @@ async fn counter(app: &crate::common::app::TestApp, name: &str) -> u64 {
 }
 
 #[tokio::test]
-async fn deliveries_sharing_a_transaction_each_get_only_what_their_viewer_may_see() {
-    // One lane: the fan-out of one alert runs its deliveries one after
-    // another, each handed the previous one's transaction.
+async fn an_alert_read_once_for_all_members_reaches_only_those_rls_lets_see_it() {
+    // One lane, so the deliveries queue up behind the first read and the
+    // rest share the next one.
     let live = LiveConfig {
         delivery_concurrency: 1,
         ..LiveConfig::default()
@@ -269,7 +269,8 @@ async fn deliveries_sharing_a_transaction_each_get_only_what_their_viewer_may_se
         .execute(&app.db.pool)
         .await
         .unwrap();
-    let handed_on = counter(&app, "gateway_live_deliveries_handed_on_total").await;
+    let calls = counter(&app, "gateway_live_batched_reads_total").await;
+    let viewers = counter(&app, "gateway_live_batched_viewers_total").await;
     let second = fire_alert(&app, ws).await;
     let (mut leaver_client, _) = clients.pop().unwrap();
     for (client, sub) in &mut clients {
@@ -279,10 +280,48 @@ async fn deliveries_sharing_a_transaction_each_get_only_what_their_viewer_may_se
     leaver_client
         .assert_silent(Duration::from_millis(500))
         .await;
-    let now_handed_on = counter(&app, "gateway_live_deliveries_handed_on_total").await;
-    assert!(
-        now_handed_on >= handed_on + 3,
-        "the fan-out shared transactions: {handed_on} -> {now_handed_on}"
-    );
+    let calls = counter(&app, "gateway_live_batched_reads_total").await - calls;
+    let viewers = counter(&app, "gateway_live_batched_viewers_total").await - viewers;
+    assert_eq!(viewers, 6, "every subscriber's rows read by a batched read");
+    assert!(calls < viewers, "{viewers} subscribers in {calls} calls");
+    settle().await;
+}
+
+#[tokio::test]
+async fn when_the_batched_read_fails_each_member_still_gets_the_alert_once() {
+    let app = spawn_app_live(Limits::default(), LiveConfig::default()).await;
+    let owner = app.db.create_user("owner@example.com").await;
+    let member = app.db.create_user("member@example.com").await;
+    let ws = workspace_with(&app, owner, &[member]).await;
+    let after = cursor_now(&app).await;
+    let mut clients = Vec::new();
+    for user in [owner, member] {
+        let mut client = connect(&app, PROTOCOLS[0], user).await;
+        let sub = client.start(ALERTS, json!({ "w": ws, "a": after })).await;
+        clients.push((client, sub));
+    }
+    let first = fire_alert(&app, ws).await;
+    for (client, sub) in &mut clients {
+        assert_eq!(
+            client.next_data(sub, "alerts").await["alert"]["id"],
+            first.to_string()
+        );
+    }
+    // The batched read breaks: the deliveries fail, and the executor reads
+    // what was missed again, each member in a transaction of its own.
+    sqlx::query("DROP FUNCTION live.alert_history_as(text[], text[], uuid[], uuid)")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let calls = counter(&app, "gateway_live_batched_reads_total").await;
+    let second = fire_alert(&app, ws).await;
+    for (client, sub) in &mut clients {
+        assert_eq!(
+            client.next_data(sub, "alerts").await["alert"]["id"],
+            second.to_string()
+        );
+        client.assert_silent(Duration::from_millis(300)).await;
+    }
+    assert!(counter(&app, "gateway_live_batched_reads_total").await > calls);
     settle().await;
 }

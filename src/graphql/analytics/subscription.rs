@@ -4,15 +4,15 @@
 use super::service::visible_workspace;
 use super::types::AnalyticsAlert;
 use crate::auth::Viewer;
-use crate::graphql::error::{ApiResult, ResultExt};
+use crate::graphql::error::{ApiError, ApiResult, ResultExt};
 use crate::graphql::live::{
     cursor_of, event_ids, parse_after, require_signed_in, row_feed, select_raw, RowFeed,
 };
-use crate::live::{Cursor, Filter, Key, LiveEvent};
+use crate::live::{BatchRead, Batchers, Cursor, Filter, Key, LiveEvent};
 use async_graphql::{Context, SimpleObject, Subscription};
 use entity::analytics::alert_history;
 use futures_util::Stream;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, FromQueryResult, Statement};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -111,5 +111,69 @@ impl RowFeed for AlertsFeed {
         )
         .await?;
         Ok(deliveries(rows))
+    }
+
+    /// An alert goes to every member of the workspace: one read for all of
+    /// them, each member's rows read as that member.
+    async fn batched_rows(
+        &self,
+        batchers: &Batchers,
+        viewer: &Viewer,
+        events: &[Arc<LiveEvent>],
+    ) -> Option<ApiResult<Vec<(Cursor, AnalyticsAlertEvent)>>> {
+        let mut ids = event_ids(events);
+        ids.sort_unstable();
+        ids.dedup();
+        let rows = batchers
+            .of::<AlertRowsAs>()
+            .read((self.workspace_id, ids), viewer.clone())
+            .await
+            .map_err(ApiError::Internal);
+        Some(rows.map(deliveries))
+    }
+}
+
+/// The alert history rows `ids` of a workspace, read for many viewers in one
+/// call of `live.alert_history_as` (migration `0010_live_reads`).
+struct AlertRowsAs;
+
+#[async_graphql::async_trait::async_trait]
+impl BatchRead for AlertRowsAs {
+    type Key = (Uuid, Vec<Uuid>);
+    type Row = alert_history::Model;
+
+    async fn read(
+        tx: &DatabaseTransaction,
+        (workspace_id, ids): &Self::Key,
+        viewers: &[Viewer],
+    ) -> Result<Vec<Vec<alert_history::Model>>, DbErr> {
+        let roles: Vec<String> = viewers
+            .iter()
+            .map(|v| v.role.as_db_role().to_owned())
+            .collect();
+        let claims: Vec<String> = viewers.iter().map(Viewer::claims_json).collect();
+        let rows = tx
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT * FROM live.alert_history_as($1, $2, $3, $4)",
+                [
+                    roles.into(),
+                    claims.into(),
+                    ids.clone().into(),
+                    (*workspace_id).into(),
+                ],
+            ))
+            .await?;
+        let mut per_viewer = vec![Vec::new(); viewers.len()];
+        for row in rows {
+            let viewer: i32 = row.try_get("", "viewer")?;
+            let model = alert_history::Model::from_query_result(&row, "")?;
+            let slot = usize::try_from(viewer - 1)
+                .ok()
+                .and_then(|i| per_viewer.get_mut(i))
+                .ok_or_else(|| DbErr::Custom(format!("no viewer {viewer} in the batch")))?;
+            slot.push(model);
+        }
+        Ok(per_viewer)
     }
 }
