@@ -4,9 +4,10 @@
 //! as activity, chat messages and alerts) and state feeds (one object re-read
 //! after every change, such as a lift session or the dashboard).
 //!
-//! A subscription operation is executed once per phase, each time in its own
-//! transaction as the viewer, so RLS decides what every delivery contains,
-//! nested fields and dataloaders included. The executor (`server::ws`) owns
+//! A subscription operation is executed once per phase, each time as the
+//! viewer (a transaction opened on first use in a delivery lane, or a
+//! batched read that reads as each of its viewers), so RLS decides what
+//! every delivery contains, nested fields and dataloaders included. The executor (`server::ws`) owns
 //! the loop; resolvers only answer "what does this phase yield".
 
 use crate::auth::Viewer;

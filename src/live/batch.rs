@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
-/// Viewers read in one call at most.
-pub const MAX_VIEWERS: usize = 500;
+/// Viewers read in one call at most: a call's rows come back only when it
+/// ends, so smaller calls, several at once, answer the first viewers sooner.
+pub const MAX_VIEWERS: usize = 64;
 
 /// A read that can be done for many viewers at once.
 #[async_graphql::async_trait::async_trait]
@@ -41,8 +42,56 @@ pub trait BatchRead: Send + Sync + 'static {
 
 type Reply<R> = oneshot::Sender<Result<Vec<R>, String>>;
 
-/// Requests waiting for a round, per key.
-type Pending<B> = HashMap<<B as BatchRead>::Key, Vec<(Viewer, Reply<<B as BatchRead>::Row>)>>;
+/// The requests of one key.
+struct Slot<B: BatchRead> {
+    /// Requests not taken by a round yet.
+    waiting: Vec<(Viewer, Reply<B::Row>)>,
+    /// Runners serving the key.
+    runners: usize,
+}
+
+impl<B: BatchRead> Default for Slot<B> {
+    fn default() -> Self {
+        Self {
+            waiting: Vec::new(),
+            runners: 0,
+        }
+    }
+}
+
+/// The keys being served; a key is present while a runner serves it.
+type Pending<B> = HashMap<<B as BatchRead>::Key, Slot<B>>;
+
+/// A runner of `key` while it runs; if it stops abnormally (a panic), it is
+/// counted out when dropped, and the last one out answers the requests left
+/// with an error (they then read on their own) and removes the key.
+struct Runner<B: BatchRead> {
+    /// `None` once the runner has counted itself out.
+    batcher: Option<Arc<Batcher<B>>>,
+    key: B::Key,
+}
+
+impl<B: BatchRead> Drop for Runner<B> {
+    fn drop(&mut self) {
+        let Some(batcher) = self.batcher.take() else {
+            return;
+        };
+        let mut pending = batcher.lock();
+        let Some(slot) = pending.get_mut(&self.key) else {
+            return;
+        };
+        slot.runners = slot.runners.saturating_sub(1);
+        if slot.runners == 0 {
+            let left = pending
+                .remove(&self.key)
+                .map(|s| s.waiting)
+                .unwrap_or_default();
+            for (_, reply) in left {
+                let _ = reply.send(Err("the batched read stopped".into()));
+            }
+        }
+    }
+}
 
 /// Counts of batched reads, for `/metrics` and tests.
 #[derive(Default)]
@@ -57,8 +106,7 @@ struct Counts {
 pub struct Batcher<B: BatchRead> {
     lanes: Lanes,
     counts: Arc<Counts>,
-    /// Requests not taken by a round yet, per key; a key is present while
-    /// its runner runs.
+    /// The keys being served.
     pending: Mutex<Pending<B>>,
 }
 
@@ -80,16 +128,17 @@ impl<B: BatchRead> Batcher<B> {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut pending = self.lock();
-            match pending.get_mut(&key) {
-                Some(waiting) => {
-                    waiting.push((viewer, reply));
-                    false
-                }
-                None => {
-                    pending.insert(key.clone(), vec![(viewer, reply)]);
-                    true
-                }
+            let slot = pending.entry(key.clone()).or_default();
+            slot.waiting.push((viewer, reply));
+            // One runner starts at once; more join while a round's worth
+            // waits, so a large fan-out is read by several backends at once
+            // and its first answers go out while the rest are read.
+            let start = slot.runners == 0
+                || (slot.waiting.len() >= MAX_VIEWERS && slot.runners < self.lanes.count());
+            if start {
+                slot.runners += 1;
             }
+            start
         };
         if start {
             tokio::spawn(self.clone().run(key));
@@ -101,18 +150,30 @@ impl<B: BatchRead> Batcher<B> {
 
     /// Serves `key`'s requests, round after round, until none is left.
     async fn run(self: Arc<Self>, key: B::Key) {
+        // Counts the runner out if it ends abnormally (a panic).
+        let mut runner = Runner {
+            batcher: Some(self.clone()),
+            key: key.clone(),
+        };
         loop {
             let round = {
                 let mut pending = self.lock();
-                let Some(waiting) = pending.get_mut(&key) else {
+                let Some(slot) = pending.get_mut(&key) else {
+                    runner.batcher = None;
                     return;
                 };
-                if waiting.is_empty() {
-                    pending.remove(&key);
+                if slot.waiting.is_empty() {
+                    // Under the same lock as the check: a request pushed
+                    // after it finds no runner and starts one.
+                    slot.runners -= 1;
+                    if slot.runners == 0 {
+                        pending.remove(&key);
+                    }
+                    runner.batcher = None;
                     return;
                 }
-                let take = waiting.len().min(MAX_VIEWERS);
-                waiting.drain(..take).collect::<Vec<_>>()
+                let take = slot.waiting.len().min(MAX_VIEWERS);
+                slot.waiting.drain(..take).collect::<Vec<_>>()
             };
             let (viewers, replies): (Vec<Viewer>, Vec<Reply<B::Row>>) = round.into_iter().unzip();
             match self.read_round(&key, &viewers).await {
@@ -129,6 +190,11 @@ impl<B: BatchRead> Batcher<B> {
                 }
             }
         }
+    }
+
+    /// Keys with requests being served (none once every read is answered).
+    pub fn keys_in_flight(&self) -> usize {
+        self.lock().len()
     }
 
     async fn read_round(

@@ -46,6 +46,7 @@ pub const BATCH_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 #[derive(Clone)]
 pub struct Lanes {
     shared: Arc<Shared>,
+    count: usize,
 }
 
 struct Shared {
@@ -81,10 +82,12 @@ pub struct Lane {
 impl Lanes {
     /// `count` lanes over `db`'s pool.
     pub fn new(db: DatabaseConnection, count: usize) -> Self {
+        let count = count.max(1);
         Self {
+            count,
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    free: count.max(1),
+                    free: count,
                     waiting: VecDeque::new(),
                 }),
                 db,
@@ -116,6 +119,11 @@ impl Lanes {
                 return lane;
             }
         }
+    }
+
+    /// How many lanes there are.
+    pub fn count(&self) -> usize {
+        self.count
     }
 
     /// Lanes nobody holds right now.

@@ -4,8 +4,10 @@
 //! `Viewer` as HTTP), then hands the socket to async-graphql's protocol
 //! handling with a per-connection [`WsExecutor`]: queries and mutations run
 //! one-shot in their own transaction as the viewer, and subscriptions run as
-//! a loop over hub signals, executing the operation once per delivery in a
-//! fresh transaction so RLS decides what each delivery contains.
+//! a loop over hub signals, executing the operation once per delivery as the
+//! viewer (in a delivery lane's transaction, or from a batched read; see
+//! `live::lanes` and `live::batch`) so RLS decides what each delivery
+//! contains.
 
 use super::{execute, AppState};
 use crate::auth::Viewer;

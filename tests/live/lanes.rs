@@ -1,7 +1,10 @@
-//! Delivery lanes (`gateway::live::lanes`) on a real database: a transaction
-//! handed on from one subscriber's delivery to the next runs the next one as
-//! its own viewer (role, claims, RLS), and a lane is never lost, whether its
-//! delivery fails, its holder is stopped, or a waiter gives up.
+//! Delivery lanes (`gateway::live::lanes`) and batched reads
+//! (`gateway::live::batch`) on a real database: a transaction handed on from
+//! one subscriber's delivery to the next runs the next one as its own viewer
+//! (role, claims, RLS), and a lane is never lost, whether its delivery fails,
+//! its holder is stopped, or a waiter gives up; a batched read answers each
+//! viewer with that viewer's rows, in calls of bounded size, and falls back
+//! to each subscriber's own read when it fails.
 
 use crate::common::app::spawn_app_live;
 use crate::common::ws::PROTOCOLS;
@@ -324,4 +327,59 @@ async fn when_the_batched_read_fails_each_member_still_gets_the_alert_once() {
     }
     assert!(counter(&app, "gateway_live_batched_reads_total").await > calls);
     settle().await;
+}
+
+/// A batched read that answers each viewer with the `sub` of its own claims,
+/// echoed by the database in one statement: it tests the batching (every
+/// viewer gets its own answer), not RLS (`live.alert_history_as` has its own
+/// tests).
+struct EchoUid;
+
+#[async_graphql::async_trait::async_trait]
+impl gateway::live::BatchRead for EchoUid {
+    type Key = u8;
+    type Row = String;
+
+    async fn read(
+        tx: &DatabaseTransaction,
+        _key: &u8,
+        viewers: &[Viewer],
+    ) -> Result<Vec<Vec<String>>, sea_orm::DbErr> {
+        let claims: Vec<String> = viewers.iter().map(Viewer::claims_json).collect();
+        let rows = tx
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT (c::jsonb ->> 'sub') AS sub FROM unnest($1::text[]) WITH ORDINALITY AS t(c, n) ORDER BY n",
+                [claims.into()],
+            ))
+            .await?;
+        rows.iter()
+            .map(|r| Ok(vec![r.try_get::<String>("", "sub")?]))
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_read_answers_every_viewer_in_calls_of_bounded_size() {
+    let db = TestDb::new().await;
+    let lanes = lanes(&db, 4).await;
+    let batchers = gateway::live::Batchers::new(lanes.clone());
+    let users: Vec<Uuid> = (0..300).map(|_| Uuid::new_v4()).collect();
+    let reads = users.iter().map(|u| {
+        let batcher = batchers.of::<EchoUid>();
+        let viewer = user(*u);
+        tokio::spawn(async move { batcher.read(7, viewer).await })
+    });
+    let answers = futures_util::future::join_all(reads).await;
+    for (user, answer) in users.iter().zip(answers) {
+        assert_eq!(answer.unwrap().unwrap(), vec![user.to_string()]);
+    }
+    let calls = batchers.calls();
+    assert_eq!(batchers.viewers(), 300);
+    assert!(
+        (300u64.div_ceil(gateway::live::batch::MAX_VIEWERS as u64)..300).contains(&calls),
+        "300 viewers in {calls} calls"
+    );
+    assert_eq!(batchers.of::<EchoUid>().keys_in_flight(), 0);
+    assert_eq!(lanes.idle(), 4, "every lane back");
 }
