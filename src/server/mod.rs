@@ -226,6 +226,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         live.stats.connects(),
         live.stats.listening(),
     ));
+    body.push_str(&metrics::render_allocator());
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 
