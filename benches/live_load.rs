@@ -532,7 +532,14 @@ async fn close_all(
 /// Prints the gateway's allocator figures (`gateway_allocator_bytes` in
 /// `/metrics`), when it reports them.
 async fn print_allocator(http: &reqwest::Client, base_url: &str) {
-    let Ok(text) = async { http.get(format!("{base_url}/metrics")).send().await?.text().await }.await
+    let Ok(text) = async {
+        http.get(format!("{base_url}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await
+    }
+    .await
     else {
         return;
     };
@@ -541,7 +548,10 @@ async fn print_allocator(http: &reqwest::Client, base_url: &str) {
         .filter_map(|l| l.strip_prefix("gateway_allocator_bytes{state=\""))
         .filter_map(|l| {
             let (state, value) = l.split_once("\"} ")?;
-            Some(format!("{state} {}", mib(value.trim().parse::<f64>().ok()? as u64 / 1024)))
+            Some(format!(
+                "{state} {}",
+                mib(value.trim().parse::<f64>().ok()? as u64 / 1024)
+            ))
         })
         .collect();
     if !figures.is_empty() {

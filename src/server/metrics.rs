@@ -637,7 +637,11 @@ mod tests {
             10.0
         );
         assert_eq!(
-            value(&samples, "gateway_allocator_bytes", &[("state", "resident")]),
+            value(
+                &samples,
+                "gateway_allocator_bytes",
+                &[("state", "resident")]
+            ),
             20.0
         );
     }
