@@ -31,7 +31,11 @@
 //! subscriptions being set up at once at most), `BENCH_DRAIN_SECS` (15: how
 //! long a stage waits for one more delivery after its writers stop),
 //! `BENCH_IDLE_SECS` (15), `BENCH_GATEWAY_LOG` (the gateway's `RUST_LOG`,
-//! `warn`).
+//! `warn`), `BENCH_HELD_ONLY` (unset; `1`: stop after the idle period with
+//! the subscriptions held, skipping steps 4 to 6, to measure memory alone),
+//! `BENCH_HOLD_SECS` (0: how long to pause with the subscriptions held,
+//! before the idle period, e.g. to inspect the gateway's memory from outside;
+//! the gateway's pid is printed).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -82,6 +86,10 @@ struct Settings {
     drain_quiet: Duration,
     /// `RUST_LOG` of the gateway.
     gateway_log: String,
+    /// Stop after the idle period with the subscriptions held.
+    held_only: bool,
+    /// Pause with the subscriptions held, before the idle period.
+    hold: Duration,
 }
 
 impl Settings {
@@ -105,6 +113,8 @@ impl Settings {
             connect_concurrency: env_or("BENCH_CONNECT_CONCURRENCY", 200),
             drain_quiet: Duration::from_secs(env_or("BENCH_DRAIN_SECS", 15)),
             gateway_log: std::env::var("BENCH_GATEWAY_LOG").unwrap_or_else(|_| "warn".into()),
+            held_only: env_or("BENCH_HELD_ONLY", 0u8) != 0,
+            hold: Duration::from_secs(env_or("BENCH_HOLD_SECS", 0)),
         }
     }
 }
@@ -492,6 +502,63 @@ async fn ws_active(http: &reqwest::Client, base_url: &str) -> Option<u64> {
         .map(|v| v as u64)
 }
 
+/// Closes every client connection, waits for the gateway to count them
+/// closed, and returns its RSS 3 s later.
+async fn close_all(
+    commands: Vec<mpsc::UnboundedSender<String>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    http: &reqwest::Client,
+    base_url: &str,
+    pid: u32,
+) -> u64 {
+    let t = Instant::now();
+    drop(commands);
+    for task in tasks {
+        let _ = task.await;
+    }
+    let mut remaining = ws_active(http, base_url).await;
+    while remaining != Some(0) && t.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        remaining = ws_active(http, base_url).await;
+    }
+    println!(
+        "closed all connections in {:.1} s (gateway_ws_connections_active {remaining:?})",
+        t.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    rss_kib(pid)
+}
+
+/// Prints the gateway's allocator figures (`gateway_allocator_bytes` in
+/// `/metrics`), when it reports them.
+async fn print_allocator(http: &reqwest::Client, base_url: &str) {
+    let Ok(text) = async {
+        http.get(format!("{base_url}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await
+    }
+    .await
+    else {
+        return;
+    };
+    let figures: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("gateway_allocator_bytes{state=\""))
+        .filter_map(|l| {
+            let (state, value) = l.split_once("\"} ")?;
+            Some(format!(
+                "{state} {}",
+                mib(value.trim().parse::<f64>().ok()? as u64 / 1024)
+            ))
+        })
+        .collect();
+    if !figures.is_empty() {
+        println!("gateway allocator: {}", figures.join(", "));
+    }
+}
+
 /// `GET /readyz` (one `SELECT 1` through the gateway's pool): status and time.
 async fn readyz(http: &reqwest::Client, base_url: &str, wait: Duration) -> String {
     let t = Instant::now();
@@ -761,6 +828,16 @@ async fn run(cluster: &Cluster, s: &Settings) {
         mib(rss_kib(me))
     );
 
+    print_allocator(&http, &gw.base_url).await;
+    if !s.hold.is_zero() {
+        println!(
+            "holding {ready} subscriptions for {} s (gateway pid {})",
+            s.hold.as_secs(),
+            gw.pid()
+        );
+        tokio::time::sleep(s.hold).await;
+    }
+
     let idle_secs: u64 = env_or("BENCH_IDLE_SECS", 15);
     let cpu = CpuSampler::start(Some(gw.pid()), postmaster, me);
     tokio::time::sleep(Duration::from_secs(idle_secs)).await;
@@ -770,6 +847,28 @@ async fn run(cluster: &Cluster, s: &Settings) {
         cpu_text(&idle_cpu, idle_secs as f64, None),
         mib(rss_kib(gw.pid()))
     );
+    if s.held_only {
+        let rss_after = close_all(commands, tasks, &http, &gw.base_url, gw.pid()).await;
+        print_allocator(&http, &gw.base_url).await;
+        alive(&mut gw, "the close");
+        gw.stop();
+        admin.close().await.ok();
+        println!(
+            "\n## Live subscriptions, memory only: {} connections x 1 chatMessages subscription\n",
+            s.users
+        );
+        println!("| gateway RSS | idle after start | peak during set-up | {ready} subscriptions held | after closing all |");
+        println!("| --- | --- | --- | --- | --- |");
+        println!(
+            "| | {} | {} | {} | {} |",
+            mib(rss_idle),
+            mib(rss_setup_peak),
+            mib(rss_held),
+            mib(rss_after)
+        );
+        println!("\nproblems over the whole run: {}", collector.problems());
+        return;
+    }
 
     // --- latency: one event, one subscriber among the 10,000 ---------------------
     let mut rng = Rng::new();
@@ -1077,22 +1176,7 @@ async fn run(cluster: &Cluster, s: &Settings) {
     let rss_loaded = rss_kib(gw.pid());
 
     // --- close everything -------------------------------------------------------------
-    let t = Instant::now();
-    drop(commands);
-    for task in tasks {
-        let _ = task.await;
-    }
-    let mut remaining = ws_active(&http, &gw.base_url).await;
-    while remaining != Some(0) && t.elapsed() < Duration::from_secs(30) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        remaining = ws_active(&http, &gw.base_url).await;
-    }
-    println!(
-        "closed all connections in {:.1} s (gateway_ws_connections_active {remaining:?})",
-        t.elapsed().as_secs_f64()
-    );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_after = rss_kib(gw.pid());
+    let rss_after = close_all(commands, tasks, &http, &gw.base_url, gw.pid()).await;
     alive(&mut gw, "the close");
     gw.stop();
     admin.close().await.ok();

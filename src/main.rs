@@ -14,9 +14,58 @@ use tracing_subscriber::EnvFilter;
 /// jemalloc rather than glibc's malloc: a GraphQL response allocates and
 /// frees thousands of small values, where glibc spent a fifth of the
 /// gateway's CPU, and jemalloc gives memory back after a burst. Compared
-/// with glibc and mimalloc in docs/benchmarks.md ("Allocator").
+/// with glibc and mimalloc in docs/benchmarks.md ("Allocator"). Without the
+/// `jemalloc` feature the system allocator is used (for heaptrack).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's own figures, for `gateway_allocator_bytes` in /metrics:
+/// `allocated` is live data, `resident` what jemalloc holds in RAM (the
+/// difference is its free lists, dirty pages and metadata).
+#[cfg(feature = "jemalloc")]
+fn jemalloc_stats() -> Vec<(&'static str, u64)> {
+    use std::ffi::{c_void, CStr};
+    fn read(name: &CStr) -> Option<u64> {
+        let mut value: usize = 0;
+        let mut len = std::mem::size_of::<usize>();
+        // SAFETY: `name` is NUL-terminated and names a size_t statistic;
+        // `value` and `len` describe a size_t.
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                name.as_ptr(),
+                (&mut value as *mut usize).cast::<c_void>(),
+                &mut len,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        (rc == 0).then_some(value as u64)
+    }
+    // Statistics are a snapshot taken when the epoch advances.
+    let mut epoch: u64 = 1;
+    // SAFETY: "epoch" takes a u64 written through `newp`.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"epoch".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut epoch as *mut u64).cast::<c_void>(),
+            std::mem::size_of::<u64>(),
+        );
+    }
+    [
+        ("allocated", c"stats.allocated"),
+        ("active", c"stats.active"),
+        ("metadata", c"stats.metadata"),
+        ("resident", c"stats.resident"),
+        ("mapped", c"stats.mapped"),
+        ("retained", c"stats.retained"),
+    ]
+    .into_iter()
+    .filter_map(|(state, name)| Some((state, read(name)?)))
+    .collect()
+}
 
 /// The HS256 secret used when none is configured and the database is the
 /// embedded development one. Never used with `DATABASE_URL`.
@@ -139,6 +188,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {
+    #[cfg(feature = "jemalloc")]
+    gateway::server::metrics::set_allocator_stats(jemalloc_stats);
     let auth = Authenticator::new(&cli.auth)?;
     let started = gateway::db::start(&cli.db).await?;
     if let Some(cluster) = &started.cluster {

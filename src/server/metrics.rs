@@ -277,6 +277,45 @@ pub fn render_live(live: &crate::live::Live) -> String {
     out
 }
 
+/// What the process's allocator reports, as `(state, bytes)` pairs (for
+/// jemalloc: allocated, active, metadata, resident, mapped, retained).
+pub type AllocatorStats = fn() -> Vec<(&'static str, u64)>;
+
+static ALLOCATOR_STATS: std::sync::OnceLock<AllocatorStats> = std::sync::OnceLock::new();
+
+/// Installs the allocator's figures for `/metrics` (the binary owns the
+/// global allocator; the library only renders what it is given). Once.
+pub fn set_allocator_stats(stats: AllocatorStats) {
+    let _ = ALLOCATOR_STATS.set(stats);
+}
+
+/// `gateway_allocator_bytes{state}` when allocator figures are installed
+/// (see [`set_allocator_stats`]); empty otherwise.
+pub fn render_allocator() -> String {
+    let Some(stats) = ALLOCATOR_STATS.get() else {
+        return String::new();
+    };
+    render_allocator_stats(&stats())
+}
+
+fn render_allocator_stats(stats: &[(&str, u64)]) -> String {
+    let mut out = String::with_capacity(512);
+    if stats.is_empty() {
+        return out;
+    }
+    let name = "gateway_allocator_bytes";
+    header(
+        &mut out,
+        name,
+        "Bytes the memory allocator reports, by state (allocated: live data; resident: what it holds in RAM).",
+        "gauge",
+    );
+    for (state, bytes) in stats {
+        let _ = writeln!(out, "{name}{{state=\"{state}\"}} {bytes}");
+    }
+    out
+}
+
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
@@ -613,6 +652,29 @@ mod tests {
                 "{family}"
             );
         }
+    }
+
+    #[test]
+    fn allocator_bytes_by_state() {
+        assert_eq!(render_allocator_stats(&[]), "");
+        let text = render_allocator_stats(&[("allocated", 10), ("resident", 20)]);
+        let samples = parse_exposition(&text).expect("valid exposition");
+        assert_eq!(
+            value(
+                &samples,
+                "gateway_allocator_bytes",
+                &[("state", "allocated")]
+            ),
+            10.0
+        );
+        assert_eq!(
+            value(
+                &samples,
+                "gateway_allocator_bytes",
+                &[("state", "resident")]
+            ),
+            20.0
+        );
     }
 
     #[test]

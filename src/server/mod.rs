@@ -220,6 +220,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     let idle = pool.num_idle() as u32;
     let mut body = state.metrics.render(size.saturating_sub(idle), idle);
     body.push_str(&metrics::render_live(&state.live));
+    body.push_str(&metrics::render_allocator());
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 

@@ -35,8 +35,11 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// Initial read buffer of a websocket connection.
-const WS_READ_BUFFER: usize = 4 * 1024;
+/// Read buffer of a websocket connection: kept for the connection's whole
+/// life (10 MB per 10,000 idle connections at 1 KiB). Client messages are
+/// small (subscribe, pong); a larger frame gets room for all of it once its
+/// header is read, then is read this many bytes per call.
+const WS_READ_BUFFER: usize = 1024;
 /// How long a client has to send `connection_init`.
 const WS_INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events handled in one delivery at most.
@@ -58,10 +61,14 @@ pub(super) async fn graphql_ws(
 ) -> HttpResponse {
     let legacy = is_legacy(&headers);
     let max_message = app.limits.max_body_bytes;
+    // Boxed: the connection's task keeps what its closure captured for as
+    // long as the connection lives, next to the future it started.
+    let app = Box::new(app);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         // Small buffers that grow on demand: tungstenite's 128 KiB defaults
-        // cost ~140 KiB per idle connection (1.4 GB at 10,000).
+        // cost ~140 KiB per idle connection (1.4 GB at 10,000), 4 KiB cost
+        // 40 MB.
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         // Incoming messages are bounded like HTTP bodies.
@@ -85,13 +92,31 @@ fn is_legacy(headers: &axum::http::HeaderMap) -> bool {
 
 type Sink = Arc<tokio::sync::Mutex<SplitSink<WebSocket, WsMessage>>>;
 
-async fn serve_ws(app: AppState, protocol: GraphQLProtocol, legacy: bool, socket: WebSocket) {
-    let _open = app.shutdown.socket_guard();
-    app.metrics.ws_opened();
-    let (sink, mut stream) = socket.split();
+/// Serves one websocket connection. Not an `async fn`: its arguments would
+/// stay in the connection's future for its whole life, the socket among them
+/// after it is split.
+fn serve_ws(
+    app: Box<AppState>,
+    protocol: GraphQLProtocol,
+    legacy: bool,
+    socket: WebSocket,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let (sink, stream) = socket.split();
     // Shared so the gateway can still send its own close frame after
     // async-graphql is done with the socket.
     let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
+    serve_split(app, protocol, legacy, sink, stream)
+}
+
+async fn serve_split(
+    app: Box<AppState>,
+    protocol: GraphQLProtocol,
+    legacy: bool,
+    sink: Sink,
+    mut stream: futures_util::stream::SplitStream<WebSocket>,
+) {
+    let _open = app.shutdown.socket_guard();
+    app.metrics.ws_opened();
     let first = tokio::time::timeout(WS_INIT_TIMEOUT, stream.next()).await;
     let init = match first {
         Ok(Some(Ok(WsMessage::Text(text)))) => Ok(text),
@@ -123,7 +148,7 @@ async fn serve_ws(app: AppState, protocol: GraphQLProtocol, legacy: bool, socket
             return;
         }
     };
-    let executor = WsExecutor::new(app.clone(), viewer);
+    let executor = WsExecutor::new(AppState::clone(&app), viewer);
     let alive = Liveness::default();
     let seen = alive.clone();
     let interval = Duration::from_millis(app.live.config.keepalive_ms.max(10));
@@ -222,15 +247,29 @@ async fn close_ws(sink: &Sink, code: u16, reason: &str) {
     let _ = sink.close().await;
 }
 
-/// Runs the operations of one websocket connection as its viewer.
+/// Runs the operations of one websocket connection as its viewer. Cheap to
+/// clone: async-graphql keeps two copies per connection and every operation
+/// task one more, so the state sits behind one `Arc` (a copy of the
+/// `AppState` and the viewer's claims per clone would cost ~1 KiB each).
 #[derive(Clone)]
-pub struct WsExecutor {
+pub struct WsExecutor(Arc<ConnState>);
+
+/// What the operations of one connection share.
+pub struct ConnState {
     app: AppState,
     viewer: Viewer,
     /// When the connection's token expires.
     expires_at: Option<Instant>,
     /// Subscriptions running on this connection.
     subscriptions: Arc<AtomicUsize>,
+}
+
+impl std::ops::Deref for WsExecutor {
+    type Target = ConnState;
+
+    fn deref(&self) -> &ConnState {
+        &self.0
+    }
 }
 
 impl WsExecutor {
@@ -243,12 +282,12 @@ impl WsExecutor {
                 let left = exp - chrono::Utc::now().timestamp();
                 Instant::now() + Duration::from_secs(left.max(0) as u64)
             });
-        Self {
+        Self(Arc::new(ConnState {
             app,
             viewer,
             expires_at,
             subscriptions: Arc::default(),
-        }
+        }))
     }
 
     fn expired(&self) -> bool {
@@ -292,32 +331,48 @@ impl WsExecutor {
         response
     }
 
-    /// A subscription: set up, catch up, then deliver until the client
-    /// stops, the token expires or the subscriber falls too far behind.
+    /// A subscription: checked here, then [`WsExecutor::live`] sets it up,
+    /// catches up and delivers. The checks run before the stream is built so
+    /// that the request and its document are not kept in the stream's state
+    /// for the subscription's whole life (only the [`Template`] is).
     fn subscribe(
         self,
         request: Request,
         document: ExecutableDocument,
+    ) -> BoxStream<'static, Response> {
+        let refuse =
+            |response: Response| futures_util::stream::once(async move { response }).boxed();
+        let max = self.app.live.config.max_subscriptions_per_connection;
+        if self.subscriptions.fetch_add(1, Ordering::SeqCst) >= max {
+            self.subscriptions.fetch_sub(1, Ordering::SeqCst);
+            return refuse(Response::from_errors(vec![LimitError::Subscriptions {
+                max,
+            }
+            .into()]));
+        }
+        let counted = Counted(self.subscriptions.clone());
+        if self.expired() {
+            return refuse(token_expired());
+        }
+        // Once, before the first phase opens a transaction: every phase
+        // runs the same document with the same variables.
+        if let Err(err) = check_parsed(&self.app.limits, &request, &document) {
+            return refuse(Response::from_errors(vec![err]));
+        }
+        let template = Template::new(request, document);
+        self.live(template, counted).boxed()
+    }
+
+    /// A checked subscription: set up, catch up, then deliver until the
+    /// client stops, the token expires or the subscriber falls too far
+    /// behind.
+    fn live(
+        self,
+        template: Template,
+        counted: Counted,
     ) -> impl Stream<Item = Response> + Send + 'static {
         async_stream::stream! {
-            let max = self.app.live.config.max_subscriptions_per_connection;
-            if self.subscriptions.fetch_add(1, Ordering::SeqCst) >= max {
-                self.subscriptions.fetch_sub(1, Ordering::SeqCst);
-                yield Response::from_errors(vec![LimitError::Subscriptions { max }.into()]);
-                return;
-            }
-            let _counted = Counted(self.subscriptions.clone());
-            if self.expired() {
-                yield token_expired();
-                return;
-            }
-            // Once, before the first phase opens a transaction: every phase
-            // runs the same document with the same variables.
-            if let Err(err) = check_parsed(&self.app.limits, &request, &document) {
-                yield Response::from_errors(vec![err]);
-                return;
-            }
-            let template = Template::new(request, document);
+            let _counted = counted;
             // Boxed: an idle subscription then holds a pointer, not room
             // for a whole execution (multiplied by 10,000 subscriptions).
             let (responses, out) = Box::pin(
@@ -472,39 +527,52 @@ impl Executor for WsExecutor {
         // the pool for everyone. In a task, a delivery finishes its
         // transaction first and only then waits for the outbox; a client
         // that keeps it full fills its hub buffer and is told it lagged.
+        // The request is parsed (and a subscription checked) here rather
+        // than in the task, so that the task's state, kept for the
+        // subscription's whole life, holds the stream and not the request.
         let this = self.clone();
-        let (outbox, responses) = tokio::sync::mpsc::channel(OUTBOX);
-        let task = tokio::spawn(async move {
-            let parsed = Parsed::of(&request);
-            let mut produced = match parsed {
-                Some(Parsed {
-                    document,
-                    operation: Some(OperationType::Subscription),
-                }) => this.subscribe(request, document).boxed(),
-                // Queries, mutations, and requests that do not parse or
-                // select no operation (the schema reports why).
-                parsed => {
-                    futures_util::stream::once(async move { this.one_shot(request, parsed).await })
-                        .boxed()
-                }
-            };
-            while let Some(response) = produced.next().await {
-                if outbox.send(response).await.is_err() {
-                    break;
-                }
+        let parsed = Parsed::of(&request);
+        let produced = match parsed {
+            Some(Parsed {
+                document,
+                operation: Some(OperationType::Subscription),
+            }) => this.subscribe(request, document),
+            // Queries, mutations, and requests that do not parse or
+            // select no operation (the schema reports why).
+            parsed => {
+                futures_util::stream::once(async move { this.one_shot(request, parsed).await })
+                    .boxed()
             }
-        });
+        };
+        let (outbox, responses) = tokio::sync::mpsc::channel(OUTBOX);
+        let task = tokio::spawn(pump(produced, outbox));
         let guard = AbortOnDrop(task.abort_handle());
         futures_util::stream::unfold((responses, guard), |(mut responses, guard)| async move {
             let response = responses.recv().await?;
-            Some((response, (responses, guard)))
+            Some((*response, (responses, guard)))
         })
         .boxed()
     }
 }
 
 /// Responses an operation may have ready before the socket takes them.
+/// Boxed in the channel: tokio's mpsc allocates its slots 32 at a time up
+/// front, and 32 inline `Response`s (224 bytes each) made the outbox of an
+/// idle subscription cost 7 KiB.
 const OUTBOX: usize = 8;
+
+/// An operation's task: hands what `produced` yields over to the outbox until
+/// either ends.
+async fn pump(
+    mut produced: BoxStream<'static, Response>,
+    outbox: tokio::sync::mpsc::Sender<Box<Response>>,
+) {
+    while let Some(response) = produced.next().await {
+        if outbox.send(Box::new(response)).await.is_err() {
+            break;
+        }
+    }
+}
 
 /// Stops an operation's task when async-graphql drops its stream (the client
 /// stopped it, or the connection ended).
@@ -547,9 +615,43 @@ impl Parsed {
 struct Template {
     query: String,
     operation_name: Option<String>,
-    variables: Variables,
+    variables: Vars,
     /// The parsed query, shared with every subscription of the same text.
     document: Arc<ExecutableDocument>,
+}
+
+/// A subscription's variables, kept as JSON text: a `Variables` map costs a
+/// whole B-tree node (~1 KiB) however few variables it holds, and is cloned
+/// per delivery anyway.
+enum Vars {
+    Json(Box<str>),
+    /// None, or variables that do not come back the same from JSON text.
+    Map(Variables),
+}
+
+impl Vars {
+    fn new(variables: Variables) -> Self {
+        if variables.is_empty() {
+            // An empty map holds no node.
+            return Vars::Map(variables);
+        }
+        match serde_json::to_string(&variables) {
+            // Only when the text gives the same variables back.
+            Ok(json)
+                if serde_json::from_str::<Variables>(&json).ok().as_ref() == Some(&variables) =>
+            {
+                Vars::Json(json.into())
+            }
+            _ => Vars::Map(variables),
+        }
+    }
+
+    fn get(&self) -> Variables {
+        match self {
+            Vars::Json(json) => serde_json::from_str(json).unwrap_or_default(),
+            Vars::Map(variables) => variables.clone(),
+        }
+    }
 }
 
 impl Template {
@@ -558,12 +660,12 @@ impl Template {
             document: shared_document(&request.query, document),
             query: request.query,
             operation_name: request.operation_name,
-            variables: request.variables,
+            variables: Vars::new(request.variables),
         }
     }
 
     fn request(&self) -> Request {
-        let mut request = Request::new(self.query.clone()).variables(self.variables.clone());
+        let mut request = Request::new(self.query.clone()).variables(self.variables.get());
         // Copying the tree costs a fraction of parsing it again.
         request.set_parsed_query(ExecutableDocument::clone(&self.document));
         match &self.operation_name {
