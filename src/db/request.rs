@@ -16,28 +16,39 @@ pub async fn begin_as(
     statement_timeout_ms: u64,
 ) -> Result<DatabaseTransaction, DbErr> {
     let tx = db.begin().await?;
-    act_as(&tx, viewer, statement_timeout_ms).await?;
+    tx.execute_raw(acting_as(viewer, statement_timeout_ms))
+        .await?;
     Ok(tx)
 }
 
-/// Makes the rest of open transaction `tx` run as `viewer`: sets `role`,
-/// `request.jwt.claims` and the statement timeout transaction-locally, in
-/// one statement, replacing whatever an earlier viewer of `tx` had set.
-pub async fn act_as(
-    tx: &DatabaseTransaction,
-    viewer: &Viewer,
-    statement_timeout_ms: u64,
-) -> Result<(), DbErr> {
-    tx.execute_raw(Statement::from_sql_and_values(
+/// The statement that makes the rest of an open transaction run as `viewer`:
+/// sets `role`, `request.jwt.claims` and the statement timeout
+/// transaction-locally, replacing whatever an earlier viewer of the same
+/// transaction had set.
+pub fn acting_as(viewer: &Viewer, statement_timeout_ms: u64) -> Statement {
+    set_identity(
+        viewer.role.as_db_role(),
+        viewer.claims_json(),
+        statement_timeout_ms,
+    )
+}
+
+/// The statement that makes the rest of an open transaction run as the
+/// gateway's own login role, with no viewer and no claims (for reads that
+/// set each viewer themselves, such as `live.alert_history_as`).
+pub fn acting_as_gateway(statement_timeout_ms: u64) -> Statement {
+    set_identity("none", String::new(), statement_timeout_ms)
+}
+
+fn set_identity(role: &str, claims: String, statement_timeout_ms: u64) -> Statement {
+    Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true), \
          set_config('statement_timeout', $3, true)",
         [
-            viewer.role.as_db_role().into(),
-            viewer.claims_json().into(),
+            role.into(),
+            claims.into(),
             statement_timeout_ms.to_string().into(),
         ],
-    ))
-    .await?;
-    Ok(())
+    )
 }

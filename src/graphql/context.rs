@@ -65,11 +65,6 @@ impl RequestTx {
         }))
     }
 
-    /// The viewer the transaction acts as.
-    pub fn viewer(&self) -> &Viewer {
-        &self.0.viewer
-    }
-
     /// The transaction, opened on the first call; concurrent callers wait
     /// for that one opening, and a failed opening is tried again by the
     /// next caller.

@@ -18,10 +18,9 @@
 //! the rest wait here, in arrival order, not inside the pool.
 
 use crate::auth::Viewer;
-use crate::db::request::{act_as, begin_as};
+use crate::db::request::{acting_as, acting_as_gateway};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait,
 };
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -174,17 +173,24 @@ impl Lane {
         viewer: &Viewer,
         statement_timeout_ms: u64,
     ) -> Result<DatabaseTransaction, DbErr> {
+        self.open(acting_as(viewer, statement_timeout_ms)).await
+    }
+
+    /// The lane's open transaction, or a new one, after `acting` (who the
+    /// rest of the transaction runs as) ran on it.
+    async fn open(&mut self, acting: Statement) -> Result<DatabaseTransaction, DbErr> {
         let shared = self
             .shared
             .clone()
             .expect("a lane in use is not given back");
         if let Some(tx) = self.open.take() {
-            if act_as(&tx, viewer, statement_timeout_ms).await.is_ok() {
+            if tx.execute_raw(acting.clone()).await.is_ok() {
                 shared.handed_on.fetch_add(1, Ordering::Relaxed);
                 return Ok(tx);
             }
         }
-        let tx = begin_as(&shared.db, viewer, statement_timeout_ms).await?;
+        let tx = shared.db.begin().await?;
+        tx.execute_raw(acting).await?;
         shared.begun.fetch_add(1, Ordering::Relaxed);
         self.uses = 0;
         self.since = Instant::now();
@@ -219,30 +225,8 @@ impl Lane {
     /// (`live::batch`): the open one this lane came with, its viewer reset,
     /// or a new one. Statements time out after [`BATCH_STATEMENT_TIMEOUT_MS`].
     pub async fn begin_as_gateway(&mut self) -> Result<DatabaseTransaction, DbErr> {
-        let shared = self
-            .shared
-            .clone()
-            .expect("a lane in use is not given back");
-        let reset = Statement::from_string(
-            DbBackend::Postgres,
-            format!(
-                "SELECT set_config('role', 'none', true), \
-                 set_config('request.jwt.claims', '', true), \
-                 set_config('statement_timeout', '{BATCH_STATEMENT_TIMEOUT_MS}', true)"
-            ),
-        );
-        if let Some(tx) = self.open.take() {
-            if tx.execute_raw(reset.clone()).await.is_ok() {
-                shared.handed_on.fetch_add(1, Ordering::Relaxed);
-                return Ok(tx);
-            }
-        }
-        let tx = shared.db.begin().await?;
-        tx.execute_raw(reset).await?;
-        shared.begun.fetch_add(1, Ordering::Relaxed);
-        self.uses = 0;
-        self.since = Instant::now();
-        Ok(tx)
+        self.open(acting_as_gateway(BATCH_STATEMENT_TIMEOUT_MS))
+            .await
     }
 
     /// Ends a delivery that ran in `tx` (from [`Lane::begin_as`]): hands the

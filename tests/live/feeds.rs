@@ -261,6 +261,31 @@ pub(crate) async fn fire_alert(app: &TestApp, ws: Uuid) -> Uuid {
     .unwrap()
 }
 
+/// One connection per user (the two protocols in turn), each following
+/// `alerts` of workspace `ws` after `after`.
+pub(crate) async fn follow_alerts(
+    app: &TestApp,
+    users: &[Uuid],
+    ws: Uuid,
+    after: &str,
+) -> Vec<(WsClient, String)> {
+    let mut clients = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        let mut client = connect(app, PROTOCOLS[i % 2], *user).await;
+        let sub = client.start(ALERTS, json!({ "w": ws, "a": after })).await;
+        clients.push((client, sub));
+    }
+    clients
+}
+
+/// Each client's next `alerts` delivery is `alert`.
+pub(crate) async fn each_gets_alert(clients: &mut [(WsClient, String)], alert: Uuid) {
+    for (client, sub) in clients {
+        let got = client.next_data(sub, "alerts").await;
+        assert_eq!(got["alert"]["id"], alert.to_string(), "{got}");
+    }
+}
+
 pub(crate) const ALERTS: &str = "subscription($w: UUID!, $a: String) { alerts(workspaceId: $w, after: $a) { cursor alert { id } } }";
 
 #[tokio::test]
@@ -272,12 +297,7 @@ async fn alerts_reach_the_workspaces_members_and_nobody_else() {
     let ws = workspace_with(&app, owner, &[member]).await;
     let other_ws = workspace_with(&app, outsider, &[]).await;
     let after = cursor_now(&app).await;
-    let mut clients = Vec::new();
-    for user in [owner, member] {
-        let mut client = connect(&app, PROTOCOLS[0], user).await;
-        let sub = client.start(ALERTS, json!({ "w": ws, "a": after })).await;
-        clients.push((client, sub));
-    }
+    let mut clients = follow_alerts(&app, &[owner, member], ws, &after).await;
     let mut outsider_client = connect(&app, PROTOCOLS[1], outsider).await;
     let refused = outsider_client
         .start(ALERTS, json!({ "w": ws, "a": after }))
@@ -288,10 +308,7 @@ async fn alerts_reach_the_workspaces_members_and_nobody_else() {
         .start(ALERTS, json!({ "w": other_ws, "a": after }))
         .await;
     let alert = fire_alert(&app, ws).await;
-    for (client, sub) in &mut clients {
-        let got = client.next_data(sub, "alerts").await;
-        assert_eq!(got["alert"]["id"], alert.to_string());
-    }
+    each_gets_alert(&mut clients, alert).await;
     outsider_client
         .assert_silent(Duration::from_millis(500))
         .await;

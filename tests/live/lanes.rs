@@ -7,10 +7,9 @@
 //! to each subscriber's own read when it fails.
 
 use crate::common::app::spawn_app_live;
-use crate::common::ws::PROTOCOLS;
 use crate::common::{sqlx, TestDb};
-use crate::feeds::{fire_alert, workspace_with, ALERTS};
-use crate::{connect, cursor_now, settle};
+use crate::feeds::{each_gets_alert, fire_alert, follow_alerts, workspace_with};
+use crate::{cursor_now, settle};
 use gateway::auth::{Role, Viewer};
 use gateway::graphql::limits::Limits;
 use gateway::live::lanes::{Lane, Lanes, MAX_USES};
@@ -252,18 +251,12 @@ async fn an_alert_read_once_for_all_members_reaches_only_those_rls_lets_see_it()
     invited.push(leaver);
     let ws = workspace_with(&app, owner, &invited).await;
     let after = cursor_now(&app).await;
-    let mut clients = Vec::new();
-    for (i, user) in members.iter().chain([&leaver]).enumerate() {
-        let mut client = connect(&app, PROTOCOLS[i % 2], *user).await;
-        let sub = client.start(ALERTS, json!({ "w": ws, "a": after })).await;
-        clients.push((client, sub));
-    }
+    let mut everyone = members.clone();
+    everyone.push(leaver);
+    let mut clients = follow_alerts(&app, &everyone, ws, &after).await;
     // Registered: a first alert reaches everyone.
     let first = fire_alert(&app, ws).await;
-    for (client, sub) in &mut clients {
-        let got = client.next_data(sub, "alerts").await;
-        assert_eq!(got["alert"]["id"], first.to_string());
-    }
+    each_gets_alert(&mut clients, first).await;
     // The leaver leaves; her subscription stays registered, but her
     // deliveries now read as a non-member.
     sqlx::query("DELETE FROM public.workspace_members WHERE workspace_id = $1 AND user_id = $2")
@@ -276,10 +269,7 @@ async fn an_alert_read_once_for_all_members_reaches_only_those_rls_lets_see_it()
     let viewers = counter(&app, "gateway_live_batched_viewers_total").await;
     let second = fire_alert(&app, ws).await;
     let (mut leaver_client, _) = clients.pop().unwrap();
-    for (client, sub) in &mut clients {
-        let got = client.next_data(sub, "alerts").await;
-        assert_eq!(got["alert"]["id"], second.to_string());
-    }
+    each_gets_alert(&mut clients, second).await;
     leaver_client
         .assert_silent(Duration::from_millis(500))
         .await;
@@ -297,19 +287,9 @@ async fn when_the_batched_read_fails_each_member_still_gets_the_alert_once() {
     let member = app.db.create_user("member@example.com").await;
     let ws = workspace_with(&app, owner, &[member]).await;
     let after = cursor_now(&app).await;
-    let mut clients = Vec::new();
-    for user in [owner, member] {
-        let mut client = connect(&app, PROTOCOLS[0], user).await;
-        let sub = client.start(ALERTS, json!({ "w": ws, "a": after })).await;
-        clients.push((client, sub));
-    }
+    let mut clients = follow_alerts(&app, &[owner, member], ws, &after).await;
     let first = fire_alert(&app, ws).await;
-    for (client, sub) in &mut clients {
-        assert_eq!(
-            client.next_data(sub, "alerts").await["alert"]["id"],
-            first.to_string()
-        );
-    }
+    each_gets_alert(&mut clients, first).await;
     // The batched read breaks: the deliveries fail, and the executor reads
     // what was missed again, each member in a transaction of its own.
     sqlx::query("DROP FUNCTION live.alert_history_as(text[], text[], uuid[], uuid)")
@@ -318,11 +298,8 @@ async fn when_the_batched_read_fails_each_member_still_gets_the_alert_once() {
         .unwrap();
     let calls = counter(&app, "gateway_live_batched_reads_total").await;
     let second = fire_alert(&app, ws).await;
-    for (client, sub) in &mut clients {
-        assert_eq!(
-            client.next_data(sub, "alerts").await["alert"]["id"],
-            second.to_string()
-        );
+    each_gets_alert(&mut clients, second).await;
+    for (client, _) in &mut clients {
         client.assert_silent(Duration::from_millis(300)).await;
     }
     assert!(counter(&app, "gateway_live_batched_reads_total").await > calls);
