@@ -11,6 +11,9 @@
 //! | `0006_prompt_lab` | 004 | `prompt_lab` |
 //! | `0007_live` | (DESIGN.md) | `live`: NOTIFY triggers on the other schemas' tables |
 //! | `0008_workspace_owners` | (DESIGN.md) | `public`: a workspace keeps an owner; only owners grant ownership |
+//! | `0009_nested_page_indexes` | (API) | indexes for nested pages |
+//! | `0010_live_reads` | (live) | `live.alert_history_as`: batched reads as each viewer |
+//! | `0011_plan_cached_checks` | (speed) | the policies' membership helpers keep their plans |
 
 pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseExecutor;
@@ -77,6 +80,10 @@ impl MigratorTrait for Migrator {
                 "0009_nested_page_indexes"
             ),
             sql_migration!("m20261130_000010_live_reads", "0010_live_reads"),
+            sql_migration!(
+                "m20261130_000011_plan_cached_checks",
+                "0011_plan_cached_checks"
+            ),
         ]
     }
 

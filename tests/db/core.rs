@@ -758,3 +758,54 @@ async fn concurrent_demotions_leave_an_owner() {
     assert_eq!(role_of(&db, f.w1, f.alice).await.as_deref(), Some("owner"));
     assert_eq!(role_of(&db, f.w1, f.bob).await.as_deref(), Some("admin"));
 }
+
+/// The membership helpers of the policies keep their plans for the session
+/// (PL/pgSQL, migration 0011): a kept plan must still answer for the claims
+/// of the moment, not those it was first run with. One transaction switches
+/// viewers many times (past the plan cache's switch to a generic plan).
+#[tokio::test]
+async fn membership_helpers_answer_for_the_current_claims_on_one_connection() {
+    let db = TestDb::new().await;
+    let f = fixture(&db).await;
+    let outsider = db.create_user("outsider@example.com").await;
+    let mut tx = db.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL ROLE authenticated")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for round in 0..8 {
+        for (who, member, owner, mate) in [
+            (f.alice, true, true, true),
+            (f.carol, true, false, true),
+            (outsider, false, false, false),
+            (f.bob, false, false, false),
+        ] {
+            let claims = serde_json::json!({ "sub": who, "role": "authenticated" }).to_string();
+            let answer: (bool, bool, bool) = sqlx::query_as(
+                "SELECT set_config('request.jwt.claims', $1, true) IS NOT NULL
+                    AND public.is_workspace_member($2),
+                        public.has_workspace_role($2, ARRAY['owner']),
+                        public.shares_workspace_with($3)",
+            )
+            .bind(&claims)
+            .bind(f.w1)
+            .bind(f.dave)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            assert_eq!(answer, (member, owner, mate), "round {round}, viewer {who}");
+        }
+    }
+    tx.rollback().await.unwrap();
+
+    let languages: Vec<String> = sqlx::query_scalar(
+        "SELECT l.lanname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+          WHERE p.oid IN ('public.is_workspace_member(uuid)'::regprocedure,
+                          'public.has_workspace_role(uuid, text[])'::regprocedure,
+                          'public.shares_workspace_with(uuid)'::regprocedure)",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(languages, vec!["plpgsql"; 3], "plans kept per session");
+}

@@ -1262,15 +1262,17 @@ async fn alert_history_as_reads_each_viewers_rows_as_that_viewer_and_only_for_th
     let rows: Vec<(i32, Uuid)> = sqlx::query_as(call)
         .bind(vec![
             "authenticated",
-            "authenticated",
-            "authenticated",
             "service_role",
+            "authenticated",
+            "authenticated",
+            "anon",
         ])
         .bind(vec![
             claims_of(owner),
+            r#"{"role":"service_role"}"#.to_string(),
             claims_of(outsider),
             claims_of(member),
-            r#"{"role":"service_role"}"#.to_string(),
+            r#"{"role":"anon"}"#.to_string(),
         ])
         .bind(vec![alert])
         .bind(ws)
@@ -1279,8 +1281,9 @@ async fn alert_history_as_reads_each_viewers_rows_as_that_viewer_and_only_for_th
         .unwrap();
     assert_eq!(
         rows,
-        vec![(1, alert), (3, alert), (4, alert)],
-        "owner, member and service role see the alert; the outsider (2) does not"
+        vec![(1, alert), (2, alert), (4, alert)],
+        "owner, service role and member see the alert; the outsider (3), read right \
+         after the service role (the role must switch back), and anon (5) do not"
     );
     let (user, claims): (String, String) = sqlx::query_as(
         "SELECT current_user::text, coalesce(current_setting('request.jwt.claims', true), '')",
