@@ -3,9 +3,10 @@
 
 use crate::common::app::{spawn_app, TestApp};
 use crate::common::sqlx;
-use crate::common::ws::{WsClient, PROTOCOLS};
+use crate::common::ws::{Delivery, WsClient, PROTOCOLS};
 use crate::{chat_message, chat_session, connect, cursor_now, ok, settle};
-use serde_json::json;
+use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -31,6 +32,25 @@ async fn add_draft(app: &TestApp, user: Uuid, session: Uuid, valid: bool) {
         "mutation($i: AddLiftDraftInput!) { addLiftDraft(input: $i) { draft { id } } }",
         json!({ "i": { "sessionId": session, "source": "INITIAL_GENERATION",
                        "codeContent": "fn main() {}", "syntaxValid": valid, "astValid": valid } }),
+    )
+    .await;
+}
+
+/// A builder session of `user` with one `model_deploy` step.
+async fn builder_step(app: &TestApp, user: Uuid) {
+    let builder = ok(
+        app,
+        user,
+        "mutation { createBuilderSession(input: { description: \"d\" }) { session { id } } }",
+        json!({}),
+    )
+    .await["createBuilderSession"]["session"]["id"]
+        .clone();
+    ok(
+        app,
+        user,
+        "mutation($i: RecordBuilderStepInput!) { recordBuilderStep(input: $i) { step { id } } }",
+        json!({ "i": { "sessionId": builder, "stepType": "model_deploy" } }),
     )
     .await;
 }
@@ -129,6 +149,84 @@ async fn nobody_else_may_follow_a_lift_session_or_see_its_changes() {
     }
 }
 
+/// User B on every subscription at once while user A works in every domain:
+/// nothing of A's reaches B, on any of them, until B's own work arrives.
+#[tokio::test]
+async fn a_user_on_every_subscription_receives_nothing_of_another_users_events() {
+    let app = spawn_app().await;
+    let alice = app.db.create_user("alice@example.com").await;
+    let bob = app.db.create_user("bob@example.com").await;
+    let alice_lift = lift_session(&app, alice).await;
+    let alice_chat = chat_session(&app, alice, "a").await;
+    let alice_ws = workspace_with(&app, alice, &[]).await;
+    let bob_ws = workspace_with(&app, bob, &[]).await;
+    let after = cursor_now(&app).await;
+
+    let mut client = connect(&app, PROTOCOLS[1], bob).await;
+    let activity = client
+        .start("subscription { activity { kind id } }", json!({}))
+        .await;
+    let chats = client
+        .start("subscription { chatSessions { op } }", json!({}))
+        .await;
+    let own_alerts = client
+        .start(ALERTS, json!({ "w": bob_ws, "a": after }))
+        .await;
+    let dashboard = client
+        .start(
+            "subscription { dashboard { liftUserAnalytics { totalSessions } } }",
+            json!({}),
+        )
+        .await;
+    let first = client.next_data(&dashboard, "dashboard").await;
+    assert_eq!(
+        first,
+        json!({ "liftUserAnalytics": null }),
+        "no sessions yet"
+    );
+    // A's objects cannot be followed by B at all.
+    for (query, vars) in [
+        (LIFT_SESSION, json!({ "id": alice_lift })),
+        (
+            "subscription($s: UUID!) { chatMessages(sessionId: $s) { cursor } }",
+            json!({ "s": alice_chat }),
+        ),
+        (ALERTS, json!({ "w": alice_ws, "a": after })),
+    ] {
+        let sub = client.start(query, vars).await;
+        let error = client.ends_with_error(&sub).await;
+        assert_eq!(error["extensions"]["code"], "NOT_FOUND", "{query}: {error}");
+    }
+
+    // A works in every domain that has a feed.
+    add_draft(&app, alice, alice_lift, true).await;
+    lift_session(&app, alice).await;
+    builder_step(&app, alice).await;
+    chat_message(&app, alice_chat, alice, "private").await;
+    chat_session(&app, alice, "b").await;
+    fire_alert(&app, alice_ws).await;
+    client.assert_silent(Duration::from_millis(800)).await;
+
+    // B's own work arrives on the same subscriptions, so they were live.
+    let own = lift_session(&app, bob).await;
+    chat_session(&app, bob, "own").await;
+    let alert = fire_alert(&app, bob_ws).await;
+    let mut got: HashMap<String, Value> = HashMap::new();
+    while got.len() < 4 {
+        let (id, delivery) = client.next_any().await;
+        let Delivery::Next(payload) = delivery else {
+            panic!("{id}: {delivery:?}");
+        };
+        got.entry(id).or_insert(payload);
+    }
+    assert_eq!(got[&activity]["data"]["activity"]["id"], own.to_string());
+    let dash = &got[&dashboard]["data"]["dashboard"];
+    assert_eq!(dash["liftUserAnalytics"]["totalSessions"], 1, "{dash}");
+    assert_eq!(got[&chats]["data"]["chatSessions"]["op"], "CREATED");
+    let own_alert = &got[&own_alerts]["data"]["alerts"]["alert"]["id"];
+    assert_eq!(own_alert, &json!(alert.to_string()));
+}
+
 #[tokio::test]
 async fn activity_is_one_timeline_of_lift_builder_and_chat_events() {
     let app = spawn_app().await;
@@ -144,21 +242,7 @@ async fn activity_is_one_timeline_of_lift_builder_and_chat_events() {
         .await;
     let lift = lift_session(&app, alice).await;
     add_draft(&app, alice, lift, true).await;
-    let builder = ok(
-        &app,
-        alice,
-        "mutation { createBuilderSession(input: { description: \"d\" }) { session { id } } }",
-        json!({}),
-    )
-    .await["createBuilderSession"]["session"]["id"]
-        .clone();
-    ok(
-        &app,
-        alice,
-        "mutation($i: RecordBuilderStepInput!) { recordBuilderStep(input: $i) { step { id } } }",
-        json!({ "i": { "sessionId": builder, "stepType": "model_deploy" } }),
-    )
-    .await;
+    builder_step(&app, alice).await;
     let chat = chat_session(&app, alice, "c").await;
     chat_message(&app, chat, alice, "hello").await;
     // Bob's work is not Alice's activity.
