@@ -22,7 +22,9 @@
 //! `BENCH_CONCURRENCY` (32), `BENCH_POOL_SIZES` (comma-separated
 //! `DB_POOL_SIZE` values to run the gateway with, default 8; the last one is
 //! the one reported against pgbench), `BENCH_GATEWAY_BIN` (run another build
-//! of the gateway, e.g. to compare two builds on the same data).
+//! of the gateway, e.g. to compare two builds on the same data),
+//! `BENCH_SETTLE_SECS` (45: how long after the load the settled idle RSS is
+//! read).
 //!
 //! The pgbench scripts are not written by hand: the bench turns
 //! `log_statement = all` on, runs each scenario once through the gateway,
@@ -840,6 +842,8 @@ struct GatewayRun {
     rss_after_kib: u64,
     /// Idle RSS once the load generator's connections are closed.
     rss_closed_kib: u64,
+    /// Idle RSS `BENCH_SETTLE_SECS` after the load.
+    rss_settled_kib: u64,
     measured: Vec<Measured>,
 }
 
@@ -853,6 +857,7 @@ struct Script {
 fn main() {
     let secs: u64 = env_or("BENCH_SECS", 20);
     let concurrency: usize = env_or("BENCH_CONCURRENCY", 32);
+    let settle = Duration::from_secs(env_or("BENCH_SETTLE_SECS", 45));
     let pool_sizes: Vec<u32> = std::env::var("BENCH_POOL_SIZES")
         .ok()
         .map(|v| v.split(',').filter_map(|p| p.trim().parse().ok()).collect())
@@ -1040,11 +1045,27 @@ fn main() {
                     cpu,
                 });
             }
+            let loaded = Instant::now();
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss_after_kib = rss_kib(gw.pid());
+            let probe = new_client();
+            let metrics_url = format!("{}/metrics", gw.base_url);
+            println!(
+                "2 s after the load: RSS {}; {}",
+                mib(rss_after_kib),
+                gateway_memory(gw.pid(), &probe, &metrics_url).await
+            );
             drop(client);
             tokio::time::sleep(Duration::from_secs(2)).await;
             let rss_closed_kib = rss_kib(gw.pid());
+            tokio::time::sleep((loaded + settle).saturating_duration_since(Instant::now())).await;
+            let rss_settled_kib = rss_kib(gw.pid());
+            println!(
+                "{} s after the load, clients gone: RSS {}; {}",
+                settle.as_secs(),
+                mib(rss_settled_kib),
+                gateway_memory(gw.pid(), &probe, &metrics_url).await
+            );
             gw.stop();
             runs.push(GatewayRun {
                 pool,
@@ -1052,6 +1073,7 @@ fn main() {
                 rss_idle_kib,
                 rss_after_kib,
                 rss_closed_kib,
+                rss_settled_kib,
                 measured,
             });
         }
@@ -1122,19 +1144,21 @@ fn main() {
         }
         let under: Vec<String> = names.iter().map(|n| format!("max under {n}")).collect();
         println!(
-            "\n| gateway RSS | DB_POOL_SIZE | idle (after start) | {} | idle after load | idle, clients gone | ready in |",
-            under.join(" | ")
+            "\n| gateway RSS | DB_POOL_SIZE | idle (after start) | {} | idle after load | idle, clients gone | idle {} s after the load | ready in |",
+            under.join(" | "),
+            settle.as_secs()
         );
-        println!("|{}", " --- |".repeat(6 + names.len()));
+        println!("|{}", " --- |".repeat(7 + names.len()));
         for r in &runs {
             let peaks: Vec<String> = r.measured.iter().map(|m| mib(m.rss_max_kib)).collect();
             println!(
-                "| | {} | {} | {} | {} | {} | {:.0} ms |",
+                "| | {} | {} | {} | {} | {} | {} | {:.0} ms |",
                 r.pool,
                 mib(r.rss_idle_kib),
                 peaks.join(" | "),
                 mib(r.rss_after_kib),
                 mib(r.rss_closed_kib),
+                mib(r.rss_settled_kib),
                 r.ready_in.as_secs_f64() * 1000.0
             );
         }
@@ -1180,4 +1204,33 @@ fn report_load(name: &str, pool: u32, r: &LoadResult, rss_max_kib: u64) {
     if let Some(e) = &r.first_error {
         println!("  first error: {e}");
     }
+}
+
+/// What the gateway's RSS is made of (anonymous and file-backed pages) and
+/// its pool and allocator figures from `/metrics`, as one line.
+async fn gateway_memory(pid: u32, client: &reqwest::Client, metrics_url: &str) -> String {
+    let rss = format!(
+        "RssAnon {}, RssFile {}",
+        mib(status_kib(pid, "RssAnon:")),
+        mib(status_kib(pid, "RssFile:"))
+    );
+    let Ok(text) = async { client.get(metrics_url).send().await?.text().await }.await else {
+        return format!("{rss}; no /metrics");
+    };
+    let metrics = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("gateway_allocator_bytes") || l.starts_with("gateway_db_pool_connections")
+        })
+        .map(|l| {
+            let (name, value) = l.rsplit_once(' ').unwrap_or((l, ""));
+            let name = name.trim_start_matches("gateway_");
+            match name.starts_with("allocator") {
+                true => format!("{name} {}", mib(value.parse::<u64>().unwrap_or(0) / 1024)),
+                false => format!("{name} {value}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{rss}; {metrics}")
 }
