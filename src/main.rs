@@ -156,7 +156,14 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let mut cli = Cli::parse();
-    if cli.auth.jwt_secret.is_none() && cli.auth.jwks_file.is_none() {
+    let command = cli.command.take().unwrap_or(Command::Serve);
+    // Only the commands that verify or mint tokens need a key: migrating a
+    // production database must not ask for its JWT secret.
+    let uses_tokens = matches!(
+        command,
+        Command::Serve | Command::SeedDemo | Command::Token { .. }
+    );
+    if uses_tokens && cli.auth.jwt_secret.is_none() && cli.auth.jwks_file.is_none() {
         if cli.db.database_url.is_some() {
             anyhow::bail!("set JWT_SECRET (or JWT_JWKS_FILE) when DATABASE_URL is set");
         }
@@ -165,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
         );
         cli.auth.jwt_secret = Some(DEV_JWT_SECRET.to_string());
     }
-    match cli.command.take().unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => serve(cli).await,
         Command::Migrate => {
             let started = gateway::db::start(&cli.db).await?;

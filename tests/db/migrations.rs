@@ -92,6 +92,48 @@ async fn up_down_up_restores_the_same_objects() {
     assert_eq!(inventory(&db).await, migrated);
 }
 
+/// `gateway migrate` on a database with a pending migration: it needs the
+/// database owner's URL and nothing else (no JWT secret), while `serve` on
+/// the same URL refuses to start without one.
+#[tokio::test]
+async fn gateway_migrate_applies_what_is_pending_without_a_jwt_secret() {
+    let db = TestDb::new().await;
+    let orm = db.orm().await;
+    Migrator::down(&orm, Some(1)).await.expect("down one");
+    assert_eq!(
+        Migrator::get_pending_migrations(&orm).await.unwrap().len(),
+        1
+    );
+    let gateway = |command: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .arg(command)
+            .env("DATABASE_URL", &db.url)
+            .env_remove("JWT_SECRET")
+            .env_remove("JWT_JWKS_FILE")
+            .env("RUST_LOG", "warn")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("run the gateway binary")
+    };
+    let migrated = gateway("migrate");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    assert!(Migrator::get_pending_migrations(&orm)
+        .await
+        .unwrap()
+        .is_empty());
+    let refused = gateway("serve");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("set JWT_SECRET (or JWT_JWKS_FILE) when DATABASE_URL is set"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn up_twice_is_a_no_op() {
     let db = TestDb::new().await;
