@@ -43,17 +43,8 @@ fn jemalloc_stats() -> Vec<(&'static str, u64)> {
         (rc == 0).then_some(value as u64)
     }
     // Statistics are a snapshot taken when the epoch advances.
-    let mut epoch: u64 = 1;
-    // SAFETY: "epoch" takes a u64 written through `newp`.
-    unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"epoch".as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            (&mut epoch as *mut u64).cast::<c_void>(),
-            std::mem::size_of::<u64>(),
-        );
-    }
+    // SAFETY: "epoch" is a u64 control.
+    unsafe { mallctl_write(c"epoch", 1u64) };
     [
         ("allocated", c"stats.allocated"),
         ("active", c"stats.active"),
@@ -74,20 +65,30 @@ fn jemalloc_stats() -> Vec<(&'static str, u64)> {
 /// unused pages go back after jemalloc's decay time (10 s), busy or not.
 #[cfg(feature = "jemalloc")]
 fn jemalloc_background_purge() {
-    use std::ffi::c_void;
-    let mut on = true;
-    // SAFETY: "background_thread" takes a bool written through `newp`.
-    let rc = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"background_thread".as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            (&mut on as *mut bool).cast::<c_void>(),
-            std::mem::size_of::<bool>(),
-        )
-    };
+    // SAFETY: "background_thread" is a bool control.
+    let rc = unsafe { mallctl_write(c"background_thread", true) };
     if rc != 0 {
         tracing::warn!(rc, "jemalloc background purging unavailable");
+    }
+}
+
+/// Writes `value` to jemalloc control `name`; jemalloc's return code (0: done).
+///
+/// # Safety
+/// `name` must name a control whose value has type `T` (`epoch`: u64,
+/// `background_thread`: bool).
+#[cfg(feature = "jemalloc")]
+unsafe fn mallctl_write<T: Copy>(name: &std::ffi::CStr, mut value: T) -> i32 {
+    // SAFETY: `name` is NUL-terminated and, by the caller's promise, names a
+    // control of type `T`, written through `newp` with its size.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            (&mut value as *mut T).cast::<std::ffi::c_void>(),
+            std::mem::size_of::<T>(),
+        )
     }
 }
 

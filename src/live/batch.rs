@@ -63,8 +63,7 @@ impl<B: BatchRead> Default for Slot<B> {
 type Pending<B> = HashMap<<B as BatchRead>::Key, Slot<B>>;
 
 /// A runner of `key` while it runs; if it stops abnormally (a panic), it is
-/// counted out when dropped, and the last one out answers the requests left
-/// with an error (they then read on their own) and removes the key.
+/// counted out ([`count_out`]) when dropped.
 struct Runner<B: BatchRead> {
     /// `None` once the runner has counted itself out.
     batcher: Option<Arc<Batcher<B>>>,
@@ -73,22 +72,24 @@ struct Runner<B: BatchRead> {
 
 impl<B: BatchRead> Drop for Runner<B> {
     fn drop(&mut self) {
-        let Some(batcher) = self.batcher.take() else {
-            return;
-        };
-        let mut pending = batcher.lock();
-        let Some(slot) = pending.get_mut(&self.key) else {
-            return;
-        };
-        slot.runners = slot.runners.saturating_sub(1);
-        if slot.runners == 0 {
-            let left = pending
-                .remove(&self.key)
-                .map(|s| s.waiting)
-                .unwrap_or_default();
-            for (_, reply) in left {
-                let _ = reply.send(Err("the batched read stopped".into()));
-            }
+        if let Some(batcher) = self.batcher.take() {
+            count_out(&mut batcher.lock(), &self.key);
+        }
+    }
+}
+
+/// Counts one runner of `key` out; the last one out removes the key and
+/// answers the requests still waiting with an error (they then read on
+/// their own; none are left when a runner ends normally).
+fn count_out<B: BatchRead>(pending: &mut Pending<B>, key: &B::Key) {
+    let Some(slot) = pending.get_mut(key) else {
+        return;
+    };
+    slot.runners = slot.runners.saturating_sub(1);
+    if slot.runners == 0 {
+        let left = pending.remove(key).map(|s| s.waiting).unwrap_or_default();
+        for (_, reply) in left {
+            let _ = reply.send(Err("the batched read stopped".into()));
         }
     }
 }
@@ -158,20 +159,14 @@ impl<B: BatchRead> Batcher<B> {
         loop {
             let round = {
                 let mut pending = self.lock();
-                let Some(slot) = pending.get_mut(&key) else {
+                let slot = pending.get_mut(&key).filter(|s| !s.waiting.is_empty());
+                let Some(slot) = slot else {
+                    // Counted out under the same lock as the check: a
+                    // request pushed after it finds no runner and starts one.
+                    count_out(&mut pending, &key);
                     runner.batcher = None;
                     return;
                 };
-                if slot.waiting.is_empty() {
-                    // Under the same lock as the check: a request pushed
-                    // after it finds no runner and starts one.
-                    slot.runners -= 1;
-                    if slot.runners == 0 {
-                        pending.remove(&key);
-                    }
-                    runner.batcher = None;
-                    return;
-                }
                 let take = slot.waiting.len().min(MAX_VIEWERS);
                 slot.waiting.drain(..take).collect::<Vec<_>>()
             };

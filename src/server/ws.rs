@@ -613,7 +613,8 @@ impl Parsed {
 
 /// The parts of a subscription request that are re-executed per delivery.
 struct Template {
-    query: String,
+    /// The query text, shared like the document.
+    query: Arc<str>,
     operation_name: Option<String>,
     variables: Vars,
     /// The parsed query, shared with every subscription of the same text.
@@ -656,16 +657,17 @@ impl Vars {
 
 impl Template {
     fn new(request: Request, document: ExecutableDocument) -> Self {
+        let (query, document) = shared_document(request.query, document);
         Self {
-            document: shared_document(&request.query, document),
-            query: request.query,
+            query,
+            document,
             operation_name: request.operation_name,
             variables: Vars::new(request.variables),
         }
     }
 
     fn request(&self) -> Request {
-        let mut request = Request::new(self.query.clone()).variables(self.variables.get());
+        let mut request = Request::new(&*self.query).variables(self.variables.get());
         // Copying the tree costs a fraction of parsing it again.
         request.set_parsed_query(ExecutableDocument::clone(&self.document));
         match &self.operation_name {
@@ -678,22 +680,25 @@ impl Template {
 /// Distinct subscription texts whose parsed form is kept.
 const DOCUMENTS: usize = 512;
 
-/// The shared parsed form of subscription text `query` (`parsed` is its
-/// parse), process-wide: a delivery re-executes its subscription, and
+/// The shared text and parsed form of subscription text `query` (`parsed`
+/// is its parse), process-wide: a delivery re-executes its subscription, and
 /// thousands of clients subscribe with the same few texts, so they share one
-/// tree. Texts past [`DOCUMENTS`] are not kept.
-fn shared_document(query: &str, parsed: ExecutableDocument) -> Arc<ExecutableDocument> {
-    static CACHE: LazyLock<Mutex<HashMap<String, Arc<ExecutableDocument>>>> =
-        LazyLock::new(Mutex::default);
+/// copy of each. Texts past [`DOCUMENTS`] are not kept.
+fn shared_document(
+    query: String,
+    parsed: ExecutableDocument,
+) -> (Arc<str>, Arc<ExecutableDocument>) {
+    type Cache = HashMap<Arc<str>, Arc<ExecutableDocument>>;
+    static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
     let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(document) = cache.get(query) {
-        return document.clone();
+    if let Some((text, document)) = cache.get_key_value(query.as_str()) {
+        return (text.clone(), document.clone());
     }
-    let document = Arc::new(parsed);
+    let shared = (Arc::<str>::from(query), Arc::new(parsed));
     if cache.len() < DOCUMENTS {
-        cache.insert(query.to_owned(), document.clone());
+        cache.insert(shared.0.clone(), shared.1.clone());
     }
-    document
+    shared
 }
 
 /// What a subscription has delivered: the resume point, the ids sent
