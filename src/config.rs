@@ -18,6 +18,15 @@ pub struct DbConfig {
     /// Maximum connections in the pool.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+    /// Longest a request waits for a pool connection (opening one
+    /// included), in milliseconds; past it the request fails with
+    /// `SERVICE_UNAVAILABLE` instead of waiting for the database.
+    #[arg(
+        long = "db-acquire-timeout-ms",
+        env = "DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2000
+    )]
+    pub acquire_timeout_ms: u64,
 }
 
 /// HTTP server settings.

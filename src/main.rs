@@ -243,6 +243,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         statement_timeout: Duration::from_millis(cli.server.statement_timeout_ms),
         shutdown: Shutdown::new(),
         live: gateway::live::Live::start(&started.db, cli.live.clone()),
+        health: gateway::server::health::Health::start(&started.db).await,
     };
     let shutdown = state.shutdown.clone();
     let listener = tokio::net::TcpListener::bind(cli.server.listen).await?;

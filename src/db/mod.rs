@@ -52,16 +52,98 @@ pub async fn migrate(url: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Opens a pool of at most `max_connections` on `url`.
+/// How long a request waits for a pool connection (`--db-acquire-timeout-ms`)
+/// unless configured otherwise.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(2000);
+
+/// How long start-up keeps retrying while the database refuses connections
+/// (it may still be starting); requests never wait this long.
+const STARTUP_WAIT: Duration = Duration::from_secs(10);
+
+/// Settings of the request pool.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_connections: u32,
+    /// Longest wait for a connection, opening a new one included: past it
+    /// the request fails (`SERVICE_UNAVAILABLE` when the database is down)
+    /// instead of waiting for the database to come back. Also bounds each
+    /// connection attempt (the pool has no separate connect timeout).
+    pub acquire_timeout: Duration,
+}
+
+impl PoolSettings {
+    /// `max_connections` with the default acquire timeout.
+    pub fn new(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+}
+
+/// Opens a pool of at most `max_connections` on `url`, with the default
+/// acquire timeout.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbError> {
+    connect_with(url, &PoolSettings::new(max_connections)).await
+}
+
+/// Opens a pool on `url` as `settings` say. The first connection is
+/// retried for a few seconds while the server is unreachable (it may still
+/// be starting); after that, every acquisition waits at most
+/// `settings.acquire_timeout`.
+pub async fn connect_with(
+    url: &str,
+    settings: &PoolSettings,
+) -> Result<DatabaseConnection, DbError> {
     let mut options = ConnectOptions::new(url);
     options
-        .max_connections(max_connections)
+        .max_connections(settings.max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(settings.acquire_timeout)
+        .acquire_timeout(settings.acquire_timeout)
         .sqlx_logging(false);
-    Ok(Database::connect(options).await?)
+    let give_up = std::time::Instant::now() + STARTUP_WAIT;
+    loop {
+        match Database::connect(options.clone()).await {
+            Ok(db) => return Ok(db),
+            Err(err) if is_unavailable(&err) && std::time::Instant::now() < give_up => {
+                tracing::warn!(error = %err, "database not reachable yet, retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// True when `err` says the database cannot be reached right now rather
+/// than that the statement was wrong: no connection within the acquire
+/// timeout, a closed pool, a broken or refused connection (I/O, TLS), or
+/// a server that is shutting down or starting (SQLSTATE class `08`,
+/// `57P01`-`57P03`, and `53300` too many connections). A statement timeout
+/// (`57014`) is not one of them.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => sqlx_unavailable(e),
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }
 
 /// True when every known migration has been applied. Reads the ledger
@@ -101,8 +183,12 @@ pub struct Started {
 /// Reaches the configured database (starting and creating the embedded one
 /// when there is no `DATABASE_URL`), migrates it, and connects the pool.
 pub async fn start(config: &crate::config::DbConfig) -> Result<Started, DbError> {
+    let pool = PoolSettings {
+        max_connections: config.pool_size,
+        acquire_timeout: Duration::from_millis(config.acquire_timeout_ms),
+    };
     if let Some(url) = &config.database_url {
-        let db = connect(url, config.pool_size).await?;
+        let db = connect_with(url, &pool).await?;
         // The gateway usually connects as an unprivileged role that may not
         // run DDL: migrate only when something is pending (an owner's URL is
         // needed then: `gateway migrate` or `cargo run -p migration -- up`).
@@ -122,7 +208,7 @@ pub async fn start(config: &crate::config::DbConfig) -> Result<Started, DbError>
         .expect("cluster start task panicked")?;
     ensure_database(&cluster.url("postgres", "postgres"), &config.db_name).await?;
     migrate(&cluster.url("postgres", &config.db_name)).await?;
-    let db = connect(&cluster.url("gateway", &config.db_name), config.pool_size).await?;
+    let db = connect_with(&cluster.url("gateway", &config.db_name), &pool).await?;
     Ok(Started {
         db,
         cluster: Some(cluster),

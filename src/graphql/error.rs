@@ -34,6 +34,11 @@ pub enum ApiError {
     /// Too many requests.
     #[error("rate limited")]
     RateLimited,
+    /// The database cannot be reached right now (no connection within the
+    /// acquire timeout, a broken connection, a server shutting down or
+    /// starting); the detail is logged at WARN, never shown.
+    #[error("the database is unavailable, try again shortly")]
+    ServiceUnavailable(String),
     /// Anything else; logged, never shown.
     #[error("internal error")]
     Internal(String),
@@ -52,6 +57,7 @@ impl ApiError {
             ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited => "RATE_LIMITED",
+            ApiError::ServiceUnavailable(_) => super::limits::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -76,8 +82,12 @@ impl ApiError {
 
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
-        if let ApiError::Internal(detail) = self {
-            tracing::error!(detail = %detail, "internal error");
+        match self {
+            ApiError::Internal(detail) => tracing::error!(detail = %detail, "internal error"),
+            ApiError::ServiceUnavailable(detail) => {
+                tracing::warn!(detail = %detail, "database unavailable")
+            }
+            _ => {}
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
             e.set("code", self.code());
@@ -106,6 +116,11 @@ impl<T> ResultExt<T> for ApiResult<T> {
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
         use sea_orm::{sqlx, RuntimeErr};
+        // Connection trouble first: pool timeouts, broken connections and a
+        // server going down or starting are not the request's fault.
+        if crate::db::is_unavailable(&err) {
+            return ApiError::ServiceUnavailable(err.to_string());
+        }
         let database_error = match &err {
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
                 match e.as_ref() {
@@ -229,6 +244,131 @@ mod tests {
             Some(&async_graphql::Value::from("BAD_USER_INPUT"))
         );
         assert_eq!(ext.get("field"), Some(&async_graphql::Value::from("title")));
+    }
+
+    /// A database error with SQLSTATE `code`, as the driver reports one.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl std::fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Sqlstate {}
+
+    impl sea_orm::sqlx::error::DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            "from the server"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sea_orm::sqlx::error::ErrorKind {
+            sea_orm::sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn runtime(err: sea_orm::sqlx::Error) -> sea_orm::RuntimeErr {
+        sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(err))
+    }
+
+    fn sqlstate(code: &'static str) -> sea_orm::sqlx::Error {
+        sea_orm::sqlx::Error::Database(Box::new(Sqlstate(code)))
+    }
+
+    fn code_of(err: DbErr) -> &'static str {
+        ApiError::from(err).code()
+    }
+
+    #[test]
+    fn an_unreachable_database_is_service_unavailable() {
+        use sea_orm::sqlx::Error as Sqlx;
+        use sea_orm::ConnAcquireErr;
+        let io = || Sqlx::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let cases: Vec<DbErr> = vec![
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            DbErr::Conn(runtime(Sqlx::PoolTimedOut)),
+            DbErr::Conn(runtime(Sqlx::PoolClosed)),
+            DbErr::Conn(runtime(io())),
+            DbErr::Exec(runtime(io())),
+            DbErr::Query(runtime(Sqlx::Io(std::io::Error::from(
+                std::io::ErrorKind::UnexpectedEof,
+            )))),
+            DbErr::Conn(runtime(Sqlx::Tls("handshake failed".into()))),
+            // connection_exception, connection_failure, admin_shutdown,
+            // crash_shutdown, cannot_connect_now, too_many_connections
+            DbErr::Exec(runtime(sqlstate("08000"))),
+            DbErr::Query(runtime(sqlstate("08006"))),
+            DbErr::Query(runtime(sqlstate("57P01"))),
+            DbErr::Exec(runtime(sqlstate("57P02"))),
+            DbErr::Conn(runtime(sqlstate("57P03"))),
+            DbErr::Conn(runtime(sqlstate("53300"))),
+        ];
+        for err in cases {
+            let shown = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.code(), "SERVICE_UNAVAILABLE", "{shown}");
+            assert_eq!(
+                api.to_string(),
+                "the database is unavailable, try again shortly"
+            );
+        }
+    }
+
+    #[test]
+    fn service_unavailable_shows_no_detail() {
+        let err = ApiError::from(DbErr::Conn(runtime(sea_orm::sqlx::Error::PoolTimedOut)));
+        let gql = err.extend();
+        assert_eq!(
+            gql.message,
+            "the database is unavailable, try again shortly"
+        );
+        assert_eq!(
+            gql.extensions.expect("extensions").get("code"),
+            Some(&async_graphql::Value::from("SERVICE_UNAVAILABLE"))
+        );
+        let server = err.server_error();
+        assert!(!server.message.contains("pool"), "{}", server.message);
+    }
+
+    #[test]
+    fn other_database_errors_keep_their_codes() {
+        // statement timeout (query_canceled) stays INTERNAL
+        assert_eq!(
+            code_of(DbErr::Query(runtime(sqlstate("57014")))),
+            "INTERNAL"
+        );
+        assert_eq!(code_of(DbErr::Exec(runtime(sqlstate("23505")))), "CONFLICT");
+        assert_eq!(
+            code_of(DbErr::Exec(runtime(sqlstate("42501")))),
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            code_of(DbErr::Query(runtime(sqlstate("22P02")))),
+            "BAD_USER_INPUT"
+        );
+        // authentication failures, protocol errors, decoding: not outages
+        assert_eq!(code_of(DbErr::Conn(runtime(sqlstate("28P01")))), "INTERNAL");
+        assert_eq!(
+            code_of(DbErr::Query(runtime(sea_orm::sqlx::Error::Protocol(
+                "unexpected message".into()
+            )))),
+            "INTERNAL"
+        );
+        assert_eq!(code_of(DbErr::RecordNotFound("x".into())), "INTERNAL");
+        assert_eq!(code_of(DbErr::Custom("x".into())), "INTERNAL");
     }
 
     #[test]

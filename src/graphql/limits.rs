@@ -1,8 +1,8 @@
 //! Operation limits, checked before any resolver (and so any SQL) runs, and
 //! the last pass that gives every GraphQL error a stable `extensions.code`.
 //!
-//! Both run at the entry points, around the schema ([`execute`] and
-//! [`execute_batch`] for one-shot operations, [`check_parsed`] and
+//! Both run at the entry points, around the schema ([`execute`] for
+//! one-shot operations, [`check_parsed`] and
 //! [`finish_stream`] for websocket subscriptions), not as async-graphql
 //! extensions: any extension sends every field of every operation down
 //! async-graphql's slower resolution path.
@@ -28,14 +28,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use async_graphql::futures_util::stream::{FuturesOrdered, Stream, StreamExt};
+use super::input_bounds;
+
+use async_graphql::futures_util::stream::{Stream, StreamExt};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
     SelectionSet,
 };
 use async_graphql::{
-    BatchRequest, BatchResponse, ErrorExtensionValues, Executor, IntrospectionMode, Positioned,
-    Request, Response, SchemaBuilder, ServerError, Value, Variables,
+    BatchRequest, ErrorExtensionValues, Executor, IntrospectionMode, Positioned, Request, Response,
+    SchemaBuilder, ServerError, Value, Variables,
 };
 
 /// `extensions.code` of a request refused by a limit.
@@ -46,6 +48,9 @@ pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 /// `extensions.code` of an argument value that cannot be read as its type.
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+/// `extensions.code` of a request that could not reach the database (HTTP
+/// 503 with `Retry-After`).
+pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
 /// `extensions.code` of anything unexpected (message masked).
 pub const INTERNAL: &str = "INTERNAL";
 /// The message every `INTERNAL` error is given instead of its own.
@@ -82,9 +87,22 @@ pub struct Limits {
     /// Maximum HTTP request body, in bytes.
     #[arg(long, env = "GQL_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+    /// Longest the HTTP request body may take to arrive, in milliseconds.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
     /// Maximum `first`/`last` of any connection.
     #[arg(long, env = "GQL_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: usize,
+    /// Maximum nesting of objects and lists in an argument or variable
+    /// value (JSON values included).
+    #[arg(long, env = "GQL_MAX_INPUT_DEPTH", default_value_t = 32)]
+    pub max_input_depth: usize,
+    /// Maximum nesting of `and`/`or`/`not` in a `where:` filter.
+    #[arg(long, env = "GQL_MAX_WHERE_DEPTH", default_value_t = 8)]
+    pub max_where_depth: usize,
+    /// Maximum items of one list in an argument or variable value.
+    #[arg(long, env = "GQL_MAX_LIST_LENGTH", default_value_t = 1000)]
+    pub max_list_length: usize,
     /// Whether `__schema`/`__type` introspection is served.
     #[arg(long, env = "GQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
@@ -99,7 +117,11 @@ impl Default for Limits {
             max_root_fields: 20,
             max_batch: 10,
             max_body_bytes: 1_048_576,
+            body_timeout_ms: 10_000,
             max_page_size: 100,
+            max_input_depth: 32,
+            max_where_depth: 8,
+            max_list_length: 1000,
             introspection: true,
         }
     }
@@ -220,6 +242,33 @@ pub enum LimitError {
         /// The limit.
         max: usize,
     },
+    /// Brackets nested deeper than any document within the limits needs
+    /// (refused before parsing).
+    #[error("the document nests brackets more than {max} levels deep")]
+    Nesting {
+        /// The limit.
+        max: usize,
+    },
+    /// An argument or variable value nested too deep.
+    #[error("an input value nests objects and lists more than {max} levels deep")]
+    InputDepth {
+        /// The limit.
+        max: usize,
+    },
+    /// `and`/`or`/`not` nested too deep in a `where:`.
+    #[error("`where` nests and/or/not more than {max} levels deep")]
+    WhereDepth {
+        /// The limit.
+        max: usize,
+    },
+    /// A list in an input value is too long.
+    #[error("an input list has {actual} items; at most {max} are allowed")]
+    ListLength {
+        /// Items found.
+        actual: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Introspection is switched off.
     #[error("introspection is disabled")]
     IntrospectionDisabled,
@@ -246,6 +295,10 @@ impl LimitError {
             LimitError::BodySize { .. } => Some("body_size"),
             LimitError::Subscriptions { .. } => Some("subscriptions_per_connection"),
             LimitError::Connections { .. } => Some("connections_per_user"),
+            LimitError::Nesting { .. } => Some("nesting"),
+            LimitError::InputDepth { .. } => Some("input_depth"),
+            LimitError::WhereDepth { .. } => Some("where_depth"),
+            LimitError::ListLength { .. } => Some("list_length"),
             LimitError::IntrospectionDisabled | LimitError::FragmentCycle { .. } => None,
         }
     }
@@ -263,7 +316,11 @@ impl LimitError {
             | LimitError::Batch { max, .. }
             | LimitError::BodySize { max }
             | LimitError::Subscriptions { max }
-            | LimitError::Connections { max } => Some(*max),
+            | LimitError::Connections { max }
+            | LimitError::Nesting { max }
+            | LimitError::InputDepth { max }
+            | LimitError::WhereDepth { max }
+            | LimitError::ListLength { max, .. } => Some(*max),
             LimitError::IntrospectionDisabled | LimitError::FragmentCycle { .. } => None,
         }
     }
@@ -321,37 +378,25 @@ pub fn check_batch(limits: &Limits, batch: &BatchRequest) -> Result<(), ServerEr
 /// Runs one request on `executor` as every entry point must: the limits
 /// first ([`check_request`]; a refused request runs nothing, so sends no
 /// SQL), then the operation, then [`finish_response`].
-pub async fn execute(executor: &impl Executor, limits: &Limits, mut request: Request) -> Response {
+pub async fn execute(executor: &impl Executor, limits: &Limits, request: Request) -> Response {
+    execute_typed(executor, limits, request).await.1
+}
+
+/// [`execute`], also saying which type of operation the request selected
+/// (`None` when it was refused before one was known).
+pub async fn execute_typed(
+    executor: &impl Executor,
+    limits: &Limits,
+    mut request: Request,
+) -> (Option<OperationType>, Response) {
     let operation = match check_request(limits, &mut request) {
         Ok(operation) => operation,
-        Err(err) => return Response::from_errors(vec![err]),
+        Err(err) => return (None, Response::from_errors(vec![err])),
     };
     let mut response = executor.execute(request).await;
     let subscription = operation == Some(OperationType::Subscription);
     finish_response(limits, &mut response, subscription);
-    response
-}
-
-/// [`execute`] for each request of a batch, concurrently (as
-/// async-graphql's own `execute_batch`), answers in request order.
-pub async fn execute_batch(
-    executor: &impl Executor,
-    limits: &Limits,
-    batch: BatchRequest,
-) -> BatchResponse {
-    match batch {
-        BatchRequest::Single(request) => {
-            BatchResponse::Single(execute(executor, limits, request).await)
-        }
-        BatchRequest::Batch(requests) => BatchResponse::Batch(
-            requests
-                .into_iter()
-                .map(|request| execute(executor, limits, request))
-                .collect::<FuturesOrdered<_>>()
-                .collect()
-                .await,
-        ),
-    }
+    (operation, response)
 }
 
 /// Checks one request against the limits without touching the schema: parses
@@ -363,6 +408,8 @@ pub fn check_request(
     request: &mut Request,
 ) -> Result<Option<OperationType>, ServerError> {
     let introspection_allowed = introspection_allowed(limits, request);
+    // Before the parser, which recurses once per bracket.
+    input_bounds::check_text(limits, &request.query).map_err(LimitError::into_server_error)?;
     // Taken out for the duration of the check because the parsed document
     // borrows the request mutably.
     let variables = std::mem::take(&mut request.variables);
@@ -375,7 +422,11 @@ pub fn check_request(
             &variables,
             introspection_allowed,
         )
-        .map_err(LimitError::into_server_error),
+        .map_err(LimitError::into_server_error)
+        .and_then(|operation| {
+            missing_variable(doc, operation_name.as_deref(), &variables)?;
+            Ok(operation)
+        }),
         Err(err) => Err(classify_parse_error(err, limits)),
     };
     request.variables = variables;
@@ -391,14 +442,53 @@ pub fn check_parsed(
     request: &Request,
     doc: &ExecutableDocument,
 ) -> Result<Option<OperationType>, ServerError> {
-    check_document(
+    let operation = check_document(
         limits,
         doc,
         request.operation_name.as_deref(),
         &request.variables,
         introspection_allowed(limits, request),
     )
-    .map_err(LimitError::into_server_error)
+    .map_err(LimitError::into_server_error)?;
+    missing_variable(doc, request.operation_name.as_deref(), &request.variables)?;
+    Ok(operation)
+}
+
+/// `BAD_USER_INPUT` (`field: "$name"`) for a variable of a non-null type
+/// that has no default and was not given: async-graphql's validation does
+/// not check for it, and its executor then fails with a code-less error.
+fn missing_variable(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Result<(), ServerError> {
+    let Some(operation) = select_operation(doc, operation_name) else {
+        return Ok(());
+    };
+    for def in &operation.node.variable_definitions {
+        let def = &def.node;
+        let name = def.name.node.as_str();
+        if def.var_type.node.nullable || def.default_value.is_some() {
+            continue;
+        }
+        if !variables.contains_key(name) {
+            let mut err = with_code(
+                ServerError::new(
+                    format!(
+                        "variable `${name}` of type `{}` was not provided",
+                        def.var_type.node
+                    ),
+                    Some(def.name.pos),
+                ),
+                BAD_USER_INPUT,
+            );
+            err.extensions
+                .get_or_insert_with(ErrorExtensionValues::default)
+                .set("field", format!("${name}"));
+            return Err(err);
+        }
+    }
+    Ok(())
 }
 
 fn introspection_allowed(limits: &Limits, request: &Request) -> bool {
@@ -489,6 +579,8 @@ pub fn check_document(
             max: limits.max_page_size,
         });
     }
+    // Before async-graphql coerces any value (recursively).
+    input_bounds::check_inputs(limits, doc, variables)?;
     Ok(selected.map(|op| op.node.ty))
 }
 

@@ -10,6 +10,7 @@ pub mod enums;
 pub mod error;
 pub mod feeds;
 pub mod filter;
+pub mod input_bounds;
 pub mod lift;
 pub mod limits;
 pub mod live;

@@ -10,8 +10,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// First and largest wait between reconnection attempts.
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(5));
+/// First and largest wait between reconnection attempts: small, so the
+/// listener (and `/readyz`, which waits for it) is back within about half a
+/// second of the database.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_millis(500));
+/// Longest one connection attempt may take (the pool retries a refused
+/// connection within it).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// While the database stays unreachable, one failed attempt in this many
+/// is logged at WARN (the others at DEBUG).
+const WARN_EVERY: u32 = 20;
 
 /// Counters of the listener, for `/metrics` and tests.
 #[derive(Clone, Default)]
@@ -48,10 +56,12 @@ pub fn spawn(options: PgConnectOptions, hub: Hub) -> ListenerStats {
 
 async fn run(options: PgConnectOptions, hub: Hub, stats: ListenerStats) {
     let mut wait = BACKOFF.0;
+    let mut failures: u32 = 0;
     loop {
         match listen(&options).await {
             Ok(mut listener) => {
                 wait = BACKOFF.0;
+                failures = 0;
                 if stats.connects.fetch_add(1, Ordering::Relaxed) > 0 {
                     // Listening again: whatever was committed while the
                     // connection was down must now be read from the tables.
@@ -65,7 +75,13 @@ async fn run(options: PgConnectOptions, hub: Hub, stats: ListenerStats) {
                 hub.publish_gap();
             }
             Err(err) => {
-                tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "live listener cannot connect");
+                let retry_in_ms = wait.as_millis() as u64;
+                if failures.is_multiple_of(WARN_EVERY) {
+                    tracing::warn!(error = %err, retry_in_ms, failures, "live listener cannot connect");
+                } else {
+                    tracing::debug!(error = %err, retry_in_ms, "live listener cannot connect");
+                }
+                failures = failures.wrapping_add(1);
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(BACKOFF.1);
             }
@@ -76,7 +92,7 @@ async fn run(options: PgConnectOptions, hub: Hub, stats: ListenerStats) {
 async fn listen(options: &PgConnectOptions) -> Result<PgListener, sea_orm::sqlx::Error> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(CONNECT_TIMEOUT)
         .connect_lazy_with(options.clone());
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(CHANNEL).await?;

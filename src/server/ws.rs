@@ -9,19 +9,18 @@
 //! `live::lanes` and `live::batch`) so RLS decides what each delivery
 //! contains.
 
-use super::{execute, AppState};
+use super::operation::execute_one;
+use super::AppState;
 use crate::auth::Viewer;
 use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
-use crate::graphql::limits::{check_parsed, finish_stream, LimitError};
+use crate::graphql::limits::{check_parsed, finish_stream, LimitError, Limits};
 use crate::graphql::live::{FeedKind, LiveOutput, LivePhase, LiveSlot};
 use crate::graphql::prepare_request;
 use crate::live::{Cursor, LiveEvent, Signal};
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{
-    BatchRequest, BatchResponse, Data, Executor, Request, Response, ServerError, Variables,
-};
+use async_graphql::{Data, Executor, Request, Response, ServerError, Variables};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
@@ -120,6 +119,7 @@ async fn serve_split(
     let first = tokio::time::timeout(WS_INIT_TIMEOUT, stream.next()).await;
     let init = match first {
         Ok(Some(Ok(WsMessage::Text(text)))) => Ok(text),
+        Ok(Some(Err(err))) if is_too_big(&err) => Err((1009, TOO_BIG.to_string())),
         Ok(_) => Err((4400, "expected connection_init".to_string())),
         Err(_) => Err((4408, "connection initialisation timeout".to_string())),
     };
@@ -160,9 +160,16 @@ async fn serve_split(
             _ = alive.dead.notified() => {},
         }
     };
+    let too_big = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let oversized = too_big.clone();
     let replayed = futures_util::stream::once(async move { Ok(WsMessage::Text(init)) })
         .chain(stream)
-        .inspect(move |_| seen.touch())
+        .inspect(move |message| {
+            seen.touch();
+            if message.as_ref().is_err_and(is_too_big) {
+                oversized.store(true, Ordering::Relaxed);
+            }
+        })
         .take_until(Box::pin(ended));
     let shared_sink =
         futures_util::sink::unfold(sink.clone(), |sink, message: WsMessage| async move {
@@ -174,8 +181,29 @@ async fn serve_split(
         .serve()
         .await;
     pinger.abort();
-    close_ws(&sink, 1001, "server shutting down").await;
+    if too_big.load(Ordering::Relaxed) {
+        close_ws(&sink, 1009, TOO_BIG).await;
+    } else {
+        close_ws(&sink, 1001, "server shutting down").await;
+    }
     app.metrics.ws_closed();
+}
+
+/// Close reason of a message over the size limit (close code 1009).
+const TOO_BIG: &str = "LIMIT_EXCEEDED: message larger than the maximum body size";
+
+/// Whether reading a message failed because it is over the size limit
+/// (tungstenite's capacity error, under axum's).
+fn is_too_big(err: &axum::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(err);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if text.contains("Space limit exceeded") || text.contains("Message too long") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// A peer silent (not even a pong) for this many keep-alive intervals is gone.
@@ -309,21 +337,7 @@ impl WsExecutor {
         if let Some(parsed) = parsed {
             request.set_parsed_query(parsed.document);
         }
-        let response = match execute(
-            &self.app,
-            self.viewer.clone(),
-            BatchRequest::Single(request),
-        )
-        .await
-        {
-            Ok(BatchResponse::Single(response)) => response,
-            Ok(BatchResponse::Batch(_)) | Err(_) => {
-                Response::from_errors(vec![ApiError::Internal(
-                    "websocket operation failed outside the schema".into(),
-                )
-                .server_error()])
-            }
-        };
+        let response = execute_one(&self.app, self.viewer.clone(), request).await;
         let outcome = if response.is_ok() { "ok" } else { "error" };
         self.app
             .metrics
@@ -510,7 +524,7 @@ impl WsExecutor {
 
 impl Executor for WsExecutor {
     async fn execute(&self, request: Request) -> Response {
-        let parsed = Parsed::of(&request);
+        let parsed = Parsed::of(&request, &self.app.limits);
         self.one_shot(request, parsed).await
     }
 
@@ -531,7 +545,7 @@ impl Executor for WsExecutor {
         // than in the task, so that the task's state, kept for the
         // subscription's whole life, holds the stream and not the request.
         let this = self.clone();
-        let parsed = Parsed::of(&request);
+        let parsed = Parsed::of(&request, &self.app.limits);
         let produced = match parsed {
             Some(Parsed {
                 document,
@@ -593,8 +607,10 @@ struct Parsed {
 }
 
 impl Parsed {
-    /// `None` when the query does not parse.
-    fn of(request: &Request) -> Option<Self> {
+    /// `None` when the query does not parse, or nests too deep to be
+    /// parsed safely (`execute` then says why).
+    fn of(request: &Request, limits: &Limits) -> Option<Self> {
+        crate::graphql::input_bounds::check_text(limits, &request.query).ok()?;
         let document = async_graphql::parser::parse_query(&request.query).ok()?;
         let operation = match &document.operations {
             DocumentOperations::Single(op) => Some(op.node.ty),

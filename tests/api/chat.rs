@@ -1384,7 +1384,12 @@ async fn a_failed_exchange_in_a_request_rolls_back_the_whole_request() {
                     "bad": send_input(None, "second", PRO_MODEL)["input"] }),
         )
         .await;
-    assert_eq!(resp.error_codes(), vec!["FORBIDDEN"], "{}", resp.body);
+    assert_eq!(
+        resp.error_codes(),
+        vec!["FORBIDDEN", "ROLLED_BACK"],
+        "{}",
+        resp.body
+    );
     assert_eq!(sessions_of(&app, user).await, 0);
     assert_eq!(messages_of(&app, user).await, 0);
     assert_eq!(

@@ -15,6 +15,7 @@ fn tight() -> Limits {
         max_body_bytes: 4096,
         max_page_size: 10,
         introspection: false,
+        ..Limits::default()
     }
 }
 
@@ -99,6 +100,14 @@ async fn oversized_bodies_are_refused() {
         )
         .await;
     assert_eq!(response.status, 413);
+    assert_eq!(
+        response.body["errors"][0]["extensions"]["code"],
+        "LIMIT_EXCEEDED"
+    );
+    assert_eq!(
+        response.body["errors"][0]["extensions"]["limit"],
+        "body_size"
+    );
 }
 
 #[tokio::test]

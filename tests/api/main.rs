@@ -8,6 +8,7 @@ mod analytics;
 mod auth;
 mod builder;
 mod chat;
+mod hardening;
 mod lift;
 mod limits;
 mod prompt_lab;

@@ -303,7 +303,7 @@ async fn create_prompt_is_all_or_nothing() {
         .await;
     assert_eq!(
         resp.error_codes(),
-        vec!["CONFLICT".to_string()],
+        vec!["CONFLICT", "ROLLED_BACK"],
         "{}",
         resp.body
     );

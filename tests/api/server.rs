@@ -197,6 +197,7 @@ async fn an_unprivileged_database_url_starts_when_migrations_are_applied() {
         data_dir: "unused".into(),
         db_name: "unused".into(),
         pool_size: 2,
+        acquire_timeout_ms: 2000,
     };
     let started = gateway::db::start(&config)
         .await

@@ -1,6 +1,8 @@
-//! One request, one transaction: every mutation of a request commits
-//! together or not at all, and each failed mutation reports its own error
-//! (each runs in a savepoint, so one failure does not poison the next).
+//! One operation, one transaction: every mutation of an operation commits
+//! together or not at all, each failed mutation reports its own error (each
+//! runs in a savepoint, so one failure does not poison the next), and a
+//! mutation that succeeded but was rolled back with the rest says so
+//! (`ROLLED_BACK`). The operations of a batch are independent.
 
 use crate::common::app::spawn_app;
 use serde_json::json;
@@ -53,14 +55,13 @@ async fn each_mutation_reports_its_own_error_and_nothing_is_committed() {
     let response = app.as_user(user, &document, json!({})).await;
     assert_eq!(
         response.error_codes(),
-        vec!["CONFLICT".to_string(), "NOT_FOUND".to_string()],
+        vec!["CONFLICT", "NOT_FOUND", "ROLLED_BACK"],
         "{}",
         response.body
     );
-    assert!(
-        response.body["data"]["b"]["session"]["id"].is_string(),
-        "b ran"
-    );
+    // b ran, and says it was taken back: no id of a row that never was.
+    assert!(response.body["data"].is_null(), "{}", response.body);
+    assert_eq!(response.body["errors"][2]["path"], json!(["b"]));
 
     // ... and yet nothing of it stayed.
     let count = app
@@ -102,4 +103,73 @@ async fn a_request_that_reads_nothing_opens_no_transaction() {
     let response = app.as_anon("{ viewer { role } }", json!({})).await;
     assert_eq!(response.data()["viewer"]["role"], "ANON");
     assert_eq!(app.raw_statement_count(), 0, "no transaction for no SQL");
+}
+
+const CREATE: &str = r#"mutation($input: String!) {
+    createLiftSession(input: { source: PROMPT, originalInput: $input }) { session { id } } }"#;
+
+async fn lift_session_count(app: &crate::common::app::TestApp, user: Uuid) -> i64 {
+    app.as_user(user, "{ liftSessions { totalCount } }", json!({}))
+        .await
+        .data()["liftSessions"]["totalCount"]
+        .as_i64()
+        .unwrap()
+}
+
+/// The issue's case: `a` succeeds, `b` fails on a NUL byte; nothing is
+/// kept and no id of a row that never existed is handed out.
+#[tokio::test]
+async fn a_write_rolled_back_with_its_request_is_not_reported_done() {
+    let app = spawn_app().await;
+    let user = app.db.create_user("rb@example.com").await;
+    let response = app
+        .as_user(
+            user,
+            r#"mutation {
+              a: createLiftSession(input: { source: PROMPT, originalInput: "ok" }) { session { id } }
+              b: createLiftSession(input: { source: PROMPT, originalInput: "a\u0000b" }) { session { id } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        response.error_codes(),
+        vec!["BAD_USER_INPUT", "ROLLED_BACK"],
+        "{}",
+        response.body
+    );
+    assert!(response.body["data"].is_null(), "{}", response.body);
+    assert_eq!(response.body["errors"][1]["path"], json!(["a"]));
+    assert_eq!(lift_session_count(&app, user).await, 0);
+}
+
+/// Each operation of a batch runs in its own transaction: a failing item
+/// takes back nothing of another, and each item's answer is the truth.
+#[tokio::test]
+async fn batch_items_commit_or_roll_back_each_on_its_own() {
+    let app = spawn_app().await;
+    let user = app.db.create_user("batch@example.com").await;
+    let token = app.token(user);
+    let batch = json!([
+        { "query": CREATE, "variables": { "input": "kept" } },
+        { "query": CREATE, "variables": { "input": "a\u{0}b" } },
+        { "query": "{ liftSession(id: \"not-a-uuid\") { id } }" },
+        { "query": CREATE, "variables": { "input": "kept too" } },
+    ]);
+    let response = app.post_raw(Some(&format!("Bearer {token}")), batch).await;
+    let items = response.body.as_array().expect("a batch answer");
+    assert_eq!(items.len(), 4, "{}", response.body);
+    assert!(items[0]["errors"].is_null(), "{}", response.body);
+    assert!(items[0]["data"]["createLiftSession"]["session"]["id"].is_string());
+    assert_eq!(
+        items[1]["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert!(items[1]["data"].is_null());
+    assert_eq!(
+        items[2]["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert!(items[3]["data"]["createLiftSession"]["session"]["id"].is_string());
+    assert_eq!(lift_session_count(&app, user).await, 2);
 }

@@ -112,6 +112,7 @@ async fn serve(
     let auth = Authenticator::new(auth).expect("authenticator");
     let state = AppState {
         live: gateway::live::Live::start(&pool, live),
+        health: gateway::server::health::Health::start(&pool).await,
         db: pool,
         schema: gateway::graphql::build_schema(&limits),
         auth,

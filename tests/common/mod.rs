@@ -105,6 +105,46 @@ pub fn restart_server() -> bool {
     }
 }
 
+/// Stops this binary's throwaway cluster (fast shutdown, as `pg_ctl stop -m
+/// fast`: every connection drops and new ones are refused) and waits until
+/// it is down; `false` when the tests run against `TEST_DATABASE_URL`
+/// instead. [`start_server`] brings it back.
+pub fn stop_server() -> bool {
+    let Some(cluster) = &server()._cluster else {
+        return false;
+    };
+    let pid_file = cluster.data_dir().join("postmaster.pid");
+    let pid: libc::pid_t = std::fs::read_to_string(&pid_file)
+        .expect("read postmaster.pid")
+        .lines()
+        .next()
+        .and_then(|line| line.trim().parse().ok())
+        .expect("the postmaster's pid");
+    // SAFETY: sends a signal to a process; no memory is involved.
+    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(rc, 0, "signal the postmaster to stop");
+    for _ in 0..600 {
+        if !pid_file.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the cluster did not stop within 30 s");
+}
+
+/// Starts the cluster [`stop_server`] stopped, with the same settings and
+/// port, and waits until it accepts connections (`pg_ctl restart` starts a
+/// stopped server with the options it last ran with).
+pub fn start_server() -> bool {
+    match &server()._cluster {
+        Some(cluster) => {
+            cluster.restart().expect("start the cluster again");
+            true
+        }
+        None => false,
+    }
+}
+
 fn strip_database(url: &str) -> String {
     let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
     match url[scheme_end..].find('/') {

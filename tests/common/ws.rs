@@ -81,7 +81,8 @@ impl WsClient {
         }
     }
 
-    async fn send(&mut self, message: Value) {
+    /// Sends one message as JSON text.
+    pub async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::text(message.to_string()))
             .await
