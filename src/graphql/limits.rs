@@ -29,6 +29,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::input_bounds;
+use super::input_types::TypeIndex;
 
 use async_graphql::futures_util::stream::{Stream, StreamExt};
 use async_graphql::parser::types::{
@@ -379,17 +380,20 @@ pub fn check_batch(limits: &Limits, batch: &BatchRequest) -> Result<(), ServerEr
 /// first ([`check_request`]; a refused request runs nothing, so sends no
 /// SQL), then the operation, then [`finish_response`].
 pub async fn execute(executor: &impl Executor, limits: &Limits, request: Request) -> Response {
-    execute_typed(executor, limits, request).await.1
+    execute_typed(executor, limits, request, None).await.1
 }
 
 /// [`execute`], also saying which type of operation the request selected
 /// (`None` when it was refused before one was known).
+/// With `types`, argument values are also checked against their declared
+/// types ([`TypeIndex::check`]).
 pub async fn execute_typed(
     executor: &impl Executor,
     limits: &Limits,
     mut request: Request,
+    types: Option<&TypeIndex>,
 ) -> (Option<OperationType>, Response) {
-    let operation = match check_request(limits, &mut request) {
+    let operation = match check_request_typed(limits, &mut request, types) {
         Ok(operation) => operation,
         Err(err) => return (None, Response::from_errors(vec![err])),
     };
@@ -406,6 +410,15 @@ pub async fn execute_typed(
 pub fn check_request(
     limits: &Limits,
     request: &mut Request,
+) -> Result<Option<OperationType>, ServerError> {
+    check_request_typed(limits, request, None)
+}
+
+/// [`check_request`], and with `types` the argument values' types.
+pub fn check_request_typed(
+    limits: &Limits,
+    request: &mut Request,
+    types: Option<&TypeIndex>,
 ) -> Result<Option<OperationType>, ServerError> {
     let introspection_allowed = introspection_allowed(limits, request);
     // Before the parser, which recurses once per bracket.
@@ -425,6 +438,7 @@ pub fn check_request(
         .map_err(LimitError::into_server_error)
         .and_then(|operation| {
             missing_variable(doc, operation_name.as_deref(), &variables)?;
+            check_types(types, doc, &variables)?;
             Ok(operation)
         }),
         Err(err) => Err(classify_parse_error(err, limits)),
@@ -441,6 +455,7 @@ pub fn check_parsed(
     limits: &Limits,
     request: &Request,
     doc: &ExecutableDocument,
+    types: Option<&TypeIndex>,
 ) -> Result<Option<OperationType>, ServerError> {
     let operation = check_document(
         limits,
@@ -451,7 +466,16 @@ pub fn check_parsed(
     )
     .map_err(LimitError::into_server_error)?;
     missing_variable(doc, request.operation_name.as_deref(), &request.variables)?;
+    check_types(types, doc, &request.variables)?;
     Ok(operation)
+}
+
+fn check_types(
+    types: Option<&TypeIndex>,
+    doc: &ExecutableDocument,
+    variables: &Variables,
+) -> Result<(), ServerError> {
+    types.map_or(Ok(()), |types| types.check(doc, variables))
 }
 
 /// `BAD_USER_INPUT` (`field: "$name"`) for a variable of a non-null type
@@ -908,6 +932,8 @@ fn classify_validation_error(err: ServerError, limits: &Limits) -> ServerError {
                     .set("field", field);
                 coded
             }
+            // A variable's value that is not of its declared type.
+            None if is_input_value_error(message) => with_code(err, BAD_USER_INPUT),
             None => with_code(err, GRAPHQL_VALIDATION_FAILED),
         },
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod feeds;
 pub mod filter;
 pub mod input_bounds;
+pub mod input_types;
 pub mod lift;
 pub mod limits;
 pub mod live;
@@ -22,6 +23,7 @@ pub mod viewer;
 
 use async_graphql::{MergedObject, MergedSubscription, Request, Schema};
 use context::{RequestTx, Savepoints};
+use input_types::TypeIndex;
 use limits::Limits;
 
 /// Every root query field, merged from the domains.
@@ -72,14 +74,29 @@ pub type AppSchema = Schema<QueryRoot, Savepoints<MutationRoot>, SubscriptionRoo
 /// before, error codes after) and in the mutation root ([`Savepoints`]);
 /// the request's transaction opens on first use ([`RequestTx::get`]).
 pub fn build_schema(limits: &Limits) -> AppSchema {
-    limits
+    let schema = limits
         .apply(Schema::build(
             QueryRoot::default(),
             Savepoints::default(),
             SubscriptionRoot::default(),
         ))
         .data(limits.clone())
-        .finish()
+        .data(SchemaTypes::default())
+        .finish();
+    if let Some(types) = schema.data::<SchemaTypes>() {
+        let _ = types.0.set(TypeIndex::from_sdl(&schema.sdl()));
+    }
+    schema
+}
+
+/// The schema's own types, indexed for the checks of argument values that
+/// run before execution ([`input_types`]); kept in the schema's data.
+#[derive(Default)]
+struct SchemaTypes(std::sync::OnceLock<TypeIndex>);
+
+/// The type index of a schema built by [`build_schema`].
+pub fn types_of(schema: &AppSchema) -> Option<&TypeIndex> {
+    schema.data::<SchemaTypes>()?.0.get()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

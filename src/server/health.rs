@@ -24,7 +24,7 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// A successful ping older than this no longer counts.
 pub const STALE_AFTER: Duration = Duration::from_secs(2);
 /// Time between migration checks while the database stays up.
-pub const MIGRATION_RECHECK: Duration = Duration::from_secs(5);
+pub const MIGRATION_RECHECK: Duration = Duration::from_secs(2);
 
 const MIGRATIONS_UNKNOWN: u8 = 0;
 const MIGRATIONS_APPLIED: u8 = 1;

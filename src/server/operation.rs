@@ -56,7 +56,9 @@ pub(crate) async fn execute_one(app: &AppState, viewer: Viewer, request: Request
         app.statement_timeout.as_millis() as u64,
     );
     let request = prepare_request(request.data(viewer), &tx);
-    let (operation, mut response) = limits::execute_typed(&app.schema, &app.limits, request).await;
+    let types = crate::graphql::types_of(&app.schema);
+    let (operation, mut response) =
+        limits::execute_typed(&app.schema, &app.limits, request, types).await;
     let mutation = operation == Some(OperationType::Mutation);
     let tx = match tx.finish().await {
         Ok(tx) => tx,

@@ -370,7 +370,12 @@ impl WsExecutor {
         }
         // Once, before the first phase opens a transaction: every phase
         // runs the same document with the same variables.
-        if let Err(err) = check_parsed(&self.app.limits, &request, &document) {
+        if let Err(err) = check_parsed(
+            &self.app.limits,
+            &request,
+            &document,
+            crate::graphql::types_of(&self.app.schema),
+        ) {
             return refuse(Response::from_errors(vec![err]));
         }
         let template = Template::new(request, document);

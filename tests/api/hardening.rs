@@ -278,3 +278,61 @@ async fn an_oversized_websocket_message_closes_with_1009() {
         assert_eq!(u16::from(frame.code), 1009, "{protocol}: {frame:?}");
     }
 }
+
+/// An enum value is an enum literal (or a variable): `source: "PROMPT"` is
+/// refused, as the spec says; an Int past 32 bits names its field; one
+/// mistake is one error.
+#[tokio::test]
+async fn literal_types_are_checked_with_the_field_named() {
+    let app = spawn_app().await;
+    let user = app.db.create_user("types@example.com").await;
+    let response = app
+        .as_user(
+            user,
+            r#"mutation { createLiftSession(input: { source: "PROMPT", originalInput: "x" }) { session { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        response.error_codes(),
+        vec!["BAD_USER_INPUT"],
+        "{}",
+        response.body
+    );
+    assert_eq!(
+        response.body["errors"][0]["extensions"]["field"],
+        "input.source"
+    );
+    let sessions = app
+        .as_user(user, "{ liftSessions { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        sessions.data()["liftSessions"]["totalCount"],
+        0,
+        "nothing written"
+    );
+
+    let query = "query($n: Int) { liftSessions(first: $n) { totalCount } }";
+    for (value, field) in [(json!(-99_999_999_999i64), "$n"), (json!("abc"), "n")] {
+        let response = app.as_user(user, query, json!({ "n": value })).await;
+        assert_eq!(
+            response.error_codes(),
+            vec!["BAD_USER_INPUT"],
+            "{}",
+            response.body
+        );
+        let got = response.body["errors"][0]["extensions"]["field"]
+            .as_str()
+            .unwrap_or("");
+        assert!(got.ends_with(field), "{field}: {}", response.body);
+    }
+    // The same enum value as a variable is JSON, hence a string: fine.
+    let response = app
+        .as_user(
+            user,
+            "mutation($s: LiftSessionSource!) { createLiftSession(input: { source: $s, originalInput: \"x\" }) { session { id } } }",
+            json!({ "s": "PROMPT" }),
+        )
+        .await;
+    assert!(response.body.get("errors").is_none(), "{}", response.body);
+}

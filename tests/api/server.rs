@@ -16,10 +16,17 @@ async fn health_and_readiness() {
 async fn readiness_fails_when_a_migration_is_missing() {
     let app = spawn_app().await;
     sqlx_delete_last_migration(&app).await;
-    assert_eq!(
-        app.get("/readyz").await,
-        (503, "migrations pending".to_string())
-    );
+    // /readyz answers from the background check, which reads the ledger
+    // every 2 s (gateway::server::health::MIGRATION_RECHECK).
+    let mut state = app.get("/readyz").await;
+    for _ in 0..60 {
+        if state.0 == 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        state = app.get("/readyz").await;
+    }
+    assert_eq!(state, (503, "migrations pending".to_string()));
 }
 
 async fn sqlx_delete_last_migration(app: &crate::common::app::TestApp) {

@@ -249,6 +249,8 @@ struct Doc {
     op: &'static str,
     /// Only plain valid values (fixtures).
     tame: bool,
+    /// With `tame`: some values that pass GraphQL but not the database.
+    poison: bool,
 }
 
 /// Generates cases from a runner's RNG.
@@ -509,7 +511,48 @@ impl<'a> Gen<'a> {
         }
     }
 
+    /// A value GraphQL accepts for `name` that the database may refuse
+    /// (NUL bytes, numbers and times out of a column's range, JSON nested
+    /// past a decoder's limit).
+    fn poisoned(&mut self, name: &str) -> Option<V> {
+        Some(match name {
+            "Int" => V::Num(
+                self.pick(&["2147483647", "-2147483648", "32768", "-1"])
+                    .to_string(),
+            ),
+            "Float" => V::Num(self.pick(&["1e308", "-1e308", "5e-324"]).to_string()),
+            "Decimal" => V::Str(
+                self.pick(&[
+                    "79228162514264337593543950335",
+                    "-79228162514264337593543950335",
+                    "0.0000000000000000000000000001",
+                ])
+                .to_string(),
+            ),
+            "DateTime" => V::Str(
+                self.pick(&[
+                    "0001-01-01T00:00:00+14:00",
+                    "+262142-12-31T23:59:59Z",
+                    "-4713-11-24T00:00:00Z",
+                ])
+                .to_string(),
+            ),
+            "NaiveDate" => V::Str(self.pick(&["+262142-12-31", "-4713-11-24"]).to_string()),
+            "JSON" => {
+                let depth = self.pick(&[64, 127, 129, 200]).min(self.knobs.max_nest);
+                self.deep_json(depth)
+            }
+            "String" | "ID" => V::Str(self.pick(&["a\u{0}b", "\u{0}", "\u{fffe}\u{ffff}"]).to_string()),
+            _ => return None,
+        })
+    }
+
     fn scalar(&mut self, name: &str) -> V {
+        if self.doc.tame && self.doc.poison && self.chance(0.3) {
+            if let Some(v) = self.poisoned(name) {
+                return v;
+            }
+        }
         if self.doc.tame {
             return match name {
                 "Int" => V::Num(self.range(1, 20).to_string()),
@@ -843,6 +886,8 @@ impl<'a> Gen<'a> {
         for arg in args {
             let include = if arg.required() {
                 !self.chance(self.doc.bad * 0.5)
+            } else if self.doc.tame && self.doc.poison {
+                !matches!(arg.name.as_str(), "after" | "before" | "last") && self.chance(0.6)
             } else if self.doc.tame {
                 arg.name == "first"
             } else {
@@ -880,7 +925,7 @@ impl<'a> Gen<'a> {
     }
 
     fn alias(&mut self) -> String {
-        if self.chance(0.15) {
+        if !self.doc.tame && self.chance(0.15) {
             self.doc.next_alias += 1;
             format!("a{}: ", self.doc.next_alias)
         } else {
@@ -1118,11 +1163,48 @@ impl<'a> Gen<'a> {
     /// The next case.
     pub fn case(&mut self) -> Case {
         match self.below(20) {
-            0..=10 => self.schema_case(),
+            0..=9 => self.schema_case(),
+            10 => self.poisoned_case(),
             11..=14 => self.mutated_case(),
             15..=17 => self.raw_case(),
             _ => self.special_case(),
         }
+    }
+
+    /// Valid documents of several root fields, some of whose values pass
+    /// GraphQL but not the database: one field's database error must not
+    /// turn into another field's `INTERNAL`.
+    fn poisoned_case(&mut self) -> Case {
+        let op = if self.chance(0.6) { "query" } else { "mutation" };
+        self.doc = Doc {
+            max_sel_depth: 2,
+            op,
+            tame: true,
+            poison: true,
+            ..Doc::default()
+        };
+        let root = if op == "mutation" {
+            self.model.mutation.clone()
+        } else {
+            self.model.query.clone()
+        };
+        let fields = self.model.fields(&root).to_vec();
+        let n = self.range(2, 4);
+        let mut parts = Vec::new();
+        let mut first = String::new();
+        for i in 0..n {
+            let field = self.pick(&fields);
+            if i == 0 {
+                first = field.name.clone();
+            }
+            let text = self.field(&field, 0);
+            // Distinct aliases: the same field may be drawn twice.
+            parts.push(format!("f{i}: {text}"));
+        }
+        let query = format!("{op} {{ {} }}", parts.join(" "));
+        let auth = if self.chance(0.7) { Auth::User } else { self.auth() };
+        let body = Self::body(&query, None, None);
+        Case::post(format!("poisoned/{op} {first}"), auth, Some("application/json"), body)
     }
 
     fn schema_case(&mut self) -> Case {

@@ -15,7 +15,7 @@
 //! half's seed; random by default, printed), `FUZZ_CONCURRENCY` (requests
 //! in flight, default 4), `FUZZ_MAX_WHERE_DEPTH` (default 200),
 //! `FUZZ_MAX_NEST` (other nesting, default 1000), `FUZZ_SHRINK_STEPS`
-//! (requests spent shrinking each finding, default 150; 0 turns it off),
+//! (requests spent shrinking each finding, default 300; 0 turns it off),
 //! `FUZZ_SHRINK_SECS` (all shrinking, default 20), `FUZZ_VERBOSE` (print
 //! failed fixtures), `FUZZ_REPLAY` (a file of cases, one JSON object a line
 //! as in `fuzz-inflight.jsonl`: send those instead and print the answers).
@@ -82,7 +82,7 @@ impl Settings {
                 })
                 .unwrap_or(random_seed),
             concurrency: env_or("FUZZ_CONCURRENCY", 4usize).max(1),
-            shrink_steps: env_or("FUZZ_SHRINK_STEPS", 150),
+            shrink_steps: env_or("FUZZ_SHRINK_STEPS", 300),
             shrink_secs: env_or("FUZZ_SHRINK_SECS", 20),
             knobs: Knobs {
                 max_where_depth: env_or("FUZZ_MAX_WHERE_DEPTH", 200usize).max(1),
@@ -844,17 +844,31 @@ async fn shrink(
         return;
     }
     let mut budget = steps;
+    shrink_variables(client, title, finding, &mut budget, deadline).await;
+    shrink_pieces(client, title, finding, &mut budget, deadline).await;
+    shrink_variables(client, title, finding, &mut budget, deadline).await;
+}
+
+/// Deletes halves, quarters, ... single pieces of the case (tokens of the
+/// document, items of a batch, or chunks of the body).
+async fn shrink_pieces(
+    client: &Client<'_>,
+    title: &str,
+    finding: &mut Finding,
+    budget: &mut usize,
+    deadline: Instant,
+) {
     let (kind, mut units) = pieces(&finding.case);
     let mut chunk = units.len().div_ceil(2).max(1);
-    while chunk >= 1 && budget > 0 && Instant::now() < deadline {
+    while chunk >= 1 && *budget > 0 && Instant::now() < deadline {
         let mut start = 0;
         let mut progress = false;
-        while start < units.len() && budget > 0 && Instant::now() < deadline {
+        while start < units.len() && *budget > 0 && Instant::now() < deadline {
             let end = (start + chunk).min(units.len());
             let mut trial = units.clone();
             trial.drain(start..end);
             let case = rebuild(&finding.case, &kind, &trial);
-            budget -= 1;
+            *budget -= 1;
             let (outcome, failures, cause) = probe(client, &case).await;
             if shows(title, &failures, &cause) {
                 units = trial;
@@ -874,26 +888,31 @@ async fn shrink(
             chunk /= 2;
         }
     }
-    // Variables one by one.
+}
+
+/// Deletes the variables' object members and list items, outermost first,
+/// while the finding still shows.
+async fn shrink_variables(
+    client: &Client<'_>,
+    title: &str,
+    finding: &mut Finding,
+    budget: &mut usize,
+    deadline: Instant,
+) {
     if let Ok(mut value) = serde_json::from_slice::<Value>(&finding.case.body) {
-        let names: Vec<String> = value
-            .get("variables")
-            .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        for name in names {
-            if budget == 0 || Instant::now() >= deadline {
+        let mut index = 0;
+        loop {
+            let paths = json_paths(&value["variables"]);
+            if index >= paths.len() || *budget == 0 || Instant::now() >= deadline {
                 break;
             }
             let mut trial = value.clone();
-            if let Some(vars) = trial["variables"].as_object_mut() {
-                vars.remove(&name);
-            }
+            remove_path(&mut trial["variables"], &paths[index]);
             let case = Case {
                 body: trial.to_string().into_bytes(),
                 ..finding.case.clone()
             };
-            budget -= 1;
+            *budget -= 1;
             let (outcome, failures, cause) = probe(client, &case).await;
             if shows(title, &failures, &cause) {
                 value = trial;
@@ -901,8 +920,74 @@ async fn shrink(
                 finding.status = outcome.status;
                 finding.response = excerpt(&String::from_utf8_lossy(&outcome.body), 1500);
                 finding.shrunk = true;
+            } else {
+                index += 1;
             }
         }
+    }
+}
+
+/// A step into a JSON value.
+#[derive(Clone, Debug)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The path of every member and item under `value`, parents first.
+fn json_paths(value: &Value) -> Vec<Vec<Step>> {
+    let mut out = Vec::new();
+    let mut queue: std::collections::VecDeque<(Vec<Step>, &Value)> = [(Vec::new(), value)].into();
+    while let Some((path, v)) = queue.pop_front() {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    let mut p = path.clone();
+                    p.push(Step::Key(k.clone()));
+                    out.push(p.clone());
+                    queue.push_back((p, child));
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    let mut p = path.clone();
+                    p.push(Step::Index(i));
+                    out.push(p.clone());
+                    queue.push_back((p, child));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn remove_path(value: &mut Value, path: &[Step]) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut v = value;
+    for step in parents {
+        v = match (step, v) {
+            (Step::Key(k), Value::Object(map)) => match map.get_mut(k) {
+                Some(child) => child,
+                None => return,
+            },
+            (Step::Index(i), Value::Array(items)) => match items.get_mut(*i) {
+                Some(child) => child,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    match (last, v) {
+        (Step::Key(k), Value::Object(map)) => {
+            map.remove(k);
+        }
+        (Step::Index(i), Value::Array(items)) if *i < items.len() => {
+            items.remove(*i);
+        }
+        _ => {}
     }
 }
 
