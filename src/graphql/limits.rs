@@ -390,6 +390,33 @@ pub async fn execute(executor: &impl Executor, limits: &Limits, request: Request
 pub async fn execute_typed(
     executor: &impl Executor,
     limits: &Limits,
+    request: Request,
+    types: Option<&TypeIndex>,
+) -> (Option<OperationType>, Response) {
+    // Parsing and validating a large document takes long on the CPU (seconds
+    // for a megabyte in a debug build): on the multi-threaded runtime it
+    // runs in place of a worker that hands its other tasks on
+    // (`block_in_place`), so one such request does not stall the rest.
+    if request.query.len() > LARGE_DOCUMENT_BYTES && multi_threaded() {
+        let run = execute_checked(executor, limits, request, types);
+        return tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(run));
+    }
+    execute_checked(executor, limits, request, types).await
+}
+
+/// Documents longer than this are parsed and validated off the async
+/// workers' shared turn ([`execute_typed`]); ordinary operations are a few
+/// kilobytes.
+const LARGE_DOCUMENT_BYTES: usize = 16 * 1024;
+
+fn multi_threaded() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+async fn execute_checked(
+    executor: &impl Executor,
+    limits: &Limits,
     mut request: Request,
     types: Option<&TypeIndex>,
 ) -> (Option<OperationType>, Response) {

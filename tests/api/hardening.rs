@@ -336,3 +336,32 @@ async fn literal_types_are_checked_with_the_field_named() {
         .await;
     assert!(response.body.get("errors").is_none(), "{}", response.body);
 }
+
+/// A megabyte of document is parsed and validated off the shared async
+/// worker: with one worker thread, `/healthz` still answers while it is
+/// being parsed (before, it waited for the parse to end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_huge_document_does_not_stall_other_requests() {
+    let app = spawn_app().await;
+    let fields = "a: __typename ".repeat((1 << 20) / 16);
+    let body = json!({ "query": format!("{{ {fields} }}") });
+    let url = format!("{}/graphql", app.base_url);
+    let client = app.client.clone();
+    let big = tokio::spawn(async move {
+        let response = client.post(url).json(&body).send().await.unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, 200);
+    assert!(
+        !big.is_finished(),
+        "the document was parsed before /healthz answered: nothing to prove"
+    );
+    let (status, body) = big.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{body}"
+    );
+}

@@ -62,7 +62,12 @@ pub struct Case {
 }
 
 impl Case {
-    fn post(kind: impl Into<String>, auth: Auth, content_type: Option<&str>, body: Vec<u8>) -> Case {
+    fn post(
+        kind: impl Into<String>,
+        auth: Auth,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Case {
         Case {
             kind: kind.into(),
             method: "POST",
@@ -119,7 +124,10 @@ enum V {
     /// `$name` (GraphQL only; `null` in JSON).
     Var(String),
     /// Prebuilt text for each form (deep structures are built iteratively).
-    Text { gql: String, json: String },
+    Text {
+        gql: String,
+        json: String,
+    },
 }
 
 impl V {
@@ -472,7 +480,9 @@ impl<'a> Gen<'a> {
         match self.below(5) {
             0 | 1 => format!("{}.{}", self.range(0, 1000), self.range(0, 99)),
             2 => self
-                .pick(&["1e308", "-1e308", "1e400", "-0.0", "1e-400", "0.1e1", "5e-324"])
+                .pick(&[
+                    "1e308", "-1e308", "1e400", "-0.0", "1e-400", "0.1e1", "5e-324",
+                ])
                 .to_string(),
             3 => {
                 let f = self.draw(&any::<f64>());
@@ -542,7 +552,10 @@ impl<'a> Gen<'a> {
                 let depth = self.pick(&[64, 127, 129, 200]).min(self.knobs.max_nest);
                 self.deep_json(depth)
             }
-            "String" | "ID" => V::Str(self.pick(&["a\u{0}b", "\u{0}", "\u{fffe}\u{ffff}"]).to_string()),
+            "String" | "ID" => V::Str(
+                self.pick(&["a\u{0}b", "\u{0}", "\u{fffe}\u{ffff}"])
+                    .to_string(),
+            ),
             _ => return None,
         })
     }
@@ -769,7 +782,11 @@ impl<'a> Gen<'a> {
         let leaf_field = fields
             .iter()
             .find(|f| f.name == "id")
-            .or_else(|| fields.iter().find(|f| !matches!(f.name.as_str(), "and" | "or" | "not")))
+            .or_else(|| {
+                fields
+                    .iter()
+                    .find(|f| !matches!(f.name.as_str(), "and" | "or" | "not"))
+            })
             .cloned();
         let (leaf_gql, leaf_json) = match &leaf_field {
             Some(f) if f.name == "id" => (
@@ -941,7 +958,11 @@ impl<'a> Gen<'a> {
         }
         let at_bottom = depth >= self.doc.max_sel_depth;
         let candidates: Vec<_> = if at_bottom {
-            let leaves: Vec<_> = fields.iter().filter(|f| self.is_leaf(&f.ty)).cloned().collect();
+            let leaves: Vec<_> = fields
+                .iter()
+                .filter(|f| self.is_leaf(&f.ty))
+                .cloned()
+                .collect();
             if leaves.is_empty() {
                 return "{ __typename }".into();
             }
@@ -1175,7 +1196,11 @@ impl<'a> Gen<'a> {
     /// GraphQL but not the database: one field's database error must not
     /// turn into another field's `INTERNAL`.
     fn poisoned_case(&mut self) -> Case {
-        let op = if self.chance(0.6) { "query" } else { "mutation" };
+        let op = if self.chance(0.6) {
+            "query"
+        } else {
+            "mutation"
+        };
         self.doc = Doc {
             max_sel_depth: 2,
             op,
@@ -1202,9 +1227,18 @@ impl<'a> Gen<'a> {
             parts.push(format!("f{i}: {text}"));
         }
         let query = format!("{op} {{ {} }}", parts.join(" "));
-        let auth = if self.chance(0.7) { Auth::User } else { self.auth() };
+        let auth = if self.chance(0.7) {
+            Auth::User
+        } else {
+            self.auth()
+        };
         let body = Self::body(&query, None, None);
-        Case::post(format!("poisoned/{op} {first}"), auth, Some("application/json"), body)
+        Case::post(
+            format!("poisoned/{op} {first}"),
+            auth,
+            Some("application/json"),
+            body,
+        )
     }
 
     fn schema_case(&mut self) -> Case {
@@ -1212,7 +1246,12 @@ impl<'a> Gen<'a> {
         let (query, variables, operation_name, kind) = self.document(bad);
         let auth = self.auth();
         let body = Self::body(&query, variables.as_deref(), operation_name.as_deref());
-        Case::post(format!("schema/{kind}"), auth, Some("application/json"), body)
+        Case::post(
+            format!("schema/{kind}"),
+            auth,
+            Some("application/json"),
+            body,
+        )
     }
 
     fn mutated_case(&mut self) -> Case {
@@ -1283,9 +1322,25 @@ impl<'a> Gen<'a> {
             }
             6 => {
                 let token = self.pick(&[
-                    "...", "$", "@include(if: $x)", "#", "\"\"\"", "fragment F on QueryRoot { id }",
-                    "query", "mutation", "subscription", "on", "null", "\\u0000", "\u{fffd}", "1e999",
-                    "__schema { types { name } }", "__typename", ":", "&", "|",
+                    "...",
+                    "$",
+                    "@include(if: $x)",
+                    "#",
+                    "\"\"\"",
+                    "fragment F on QueryRoot { id }",
+                    "query",
+                    "mutation",
+                    "subscription",
+                    "on",
+                    "null",
+                    "\\u0000",
+                    "\u{fffd}",
+                    "1e999",
+                    "__schema { types { name } }",
+                    "__typename",
+                    ":",
+                    "&",
+                    "|",
                 ]);
                 bytes.splice(at..at, token.bytes());
             }
@@ -1379,15 +1434,24 @@ impl<'a> Gen<'a> {
                 Case::post("raw/bytes", auth, self.pick(&[json, None]), body)
             }
             4 => {
-                let depth = self.pick(&[100, 127, 128, 129, 1000, 10_000]).min(self.knobs.max_nest.max(100) * 10);
+                let depth = self
+                    .pick(&[100, 127, 128, 129, 1000, 10_000])
+                    .min(self.knobs.max_nest.max(100) * 10);
                 let object = self.chance(0.5);
                 let nested = Self::nested_json(depth, object);
                 let body = match self.below(3) {
                     0 => nested,
-                    1 => format!("{{\"query\":\"{{ __typename }}\",\"variables\":{{\"a\":{nested}}}}}"),
+                    1 => format!(
+                        "{{\"query\":\"{{ __typename }}\",\"variables\":{{\"a\":{nested}}}}}"
+                    ),
                     _ => format!("{{\"query\":\"{{ __typename }}\",\"extensions\":{nested}}}"),
                 };
-                Case::post(format!("raw/deep-json-{depth}"), auth, json, body.into_bytes())
+                Case::post(
+                    format!("raw/deep-json-{depth}"),
+                    auth,
+                    json,
+                    body.into_bytes(),
+                )
             }
             5 | 6 => {
                 let ct = self.pick(&[
@@ -1410,7 +1474,12 @@ impl<'a> Gen<'a> {
                     1 => small.to_string(),
                     _ => "query=%7B__typename%7D".to_string(),
                 };
-                Case::post(format!("raw/content-type {ct}"), auth, Some(ct), body.into_bytes())
+                Case::post(
+                    format!("raw/content-type {ct}"),
+                    auth,
+                    Some(ct),
+                    body.into_bytes(),
+                )
             }
             7 => self.multipart_case(auth),
             8 | 9 => {
@@ -1459,8 +1528,16 @@ impl<'a> Gen<'a> {
             13 => {
                 // Big numbers and odd values in variables of a valid query.
                 let value = self.pick(&[
-                    "1e400", "-0", "9223372036854775808", "[1,2]", "{\"a\":1}", "\"\\u0000\"", "true",
-                    "\"2147483648\"", "\"PROMPT\"", "null",
+                    "1e400",
+                    "-0",
+                    "9223372036854775808",
+                    "[1,2]",
+                    "{\"a\":1}",
+                    "\"\\u0000\"",
+                    "true",
+                    "\"2147483648\"",
+                    "\"PROMPT\"",
+                    "null",
                 ]);
                 let body = format!(
                     "{{\"query\":\"query($n: Int, $s: LiftSessionSource, $w: LiftSessionWhere) {{ liftSessions(first: $n, where: $w) {{ nodes {{ id }} }} publicPrompts(first: $n) {{ nodes {{ id }} }} liftSessionAggregate(where: {{source: {{eq: $s}}}}) {{ count }} }}\",\"variables\":{{\"n\":{value},\"s\":{value},\"w\":{value}}}}}"
@@ -1479,7 +1556,8 @@ impl<'a> Gen<'a> {
         let boundary = "fuzzboundary";
         let operations = match self.below(4) {
             0 => "{\"query\":\"{ __typename }\"}".to_string(),
-            1 => "{\"query\":\"mutation($f: Upload){ __typename }\",\"variables\":{\"f\":null}}".to_string(),
+            1 => "{\"query\":\"mutation($f: Upload){ __typename }\",\"variables\":{\"f\":null}}"
+                .to_string(),
             2 => "not json".to_string(),
             _ => "[{\"query\":\"{ __typename }\"},5]".to_string(),
         };
@@ -1496,7 +1574,9 @@ impl<'a> Gen<'a> {
             body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n"));
         }
         if self.chance(0.7) {
-            body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{map}\r\n"));
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{map}\r\n"
+            ));
         }
         if self.chance(0.5) {
             body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n"));
@@ -1612,6 +1692,11 @@ impl<'a> Gen<'a> {
             }
         };
         let body = Self::body(&query, None, None);
-        Case::post(format!("special/{kind}"), auth, Some("application/json"), body)
+        Case::post(
+            format!("special/{kind}"),
+            auth,
+            Some("application/json"),
+            body,
+        )
     }
 }

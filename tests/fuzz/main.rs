@@ -10,7 +10,7 @@
 //! with the smallest request that showed each, shrunk further by deleting
 //! parts of it while the finding still shows, and printed at the end.
 //!
-//! Knobs (environment): `FUZZ_CASES` (default 2000), `FUZZ_SECS` (time
+//! Knobs (environment): `FUZZ_CASES` (default 3000), `FUZZ_SECS` (time
 //! budget of the generated cases, default 40), `FUZZ_SEED` (the second
 //! half's seed; random by default, printed), `FUZZ_CONCURRENCY` (requests
 //! in flight, default 4), `FUZZ_MAX_WHERE_DEPTH` (default 200),
@@ -69,7 +69,7 @@ impl Settings {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1);
         Settings {
-            cases: env_or("FUZZ_CASES", 2000),
+            cases: env_or("FUZZ_CASES", 3000),
             secs: env_or("FUZZ_SECS", 40),
             seed: std::env::var("FUZZ_SEED")
                 .ok()
@@ -96,7 +96,9 @@ impl Settings {
 fn runner(seed: u64) -> TestRunner {
     let mut bytes = [0u8; 32];
     for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(&(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
+        chunk.copy_from_slice(
+            &(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes(),
+        );
     }
     TestRunner::new_with_rng(
         Config::default(),
@@ -161,7 +163,12 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LogCounter {
         if level == tracing::Level::ERROR {
             let mut recent = RECENT_ERRORS.lock().unwrap();
             if recent.len() < 1000 {
-                recent.push(visitor.error.clone().unwrap_or_else(|| visitor.text.clone()));
+                recent.push(
+                    visitor
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| visitor.text.clone()),
+                );
             }
         }
         let message = format!(
@@ -459,7 +466,12 @@ impl Client<'_> {
     /// finding).
     async fn send(&self, case: &Case) -> Outcome {
         let outcome = self.send_with(&self.http, case).await;
-        if outcome.error.is_none() || outcome.error.as_deref().is_some_and(|e| e.starts_with("no answer")) {
+        if outcome.error.is_none()
+            || outcome
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("no answer"))
+        {
             return outcome;
         }
         let fresh = reqwest::Client::builder()
@@ -524,7 +536,10 @@ fn check(case: &Case, outcome: &Outcome, stats: Option<&mut Stats>) -> Vec<Failu
     let mut non_graphql = None;
     if let Some(error) = &outcome.error {
         let key = if error.starts_with("no answer") {
-            format!("no answer within {REQUEST_TIMEOUT:?}: {}", family(&case.kind))
+            format!(
+                "no answer within {REQUEST_TIMEOUT:?}: {}",
+                family(&case.kind)
+            )
         } else {
             "no response (connection dropped: a panic or abort in the gateway?)".to_string()
         };
@@ -543,8 +558,9 @@ fn check(case: &Case, outcome: &Outcome, stats: Option<&mut Stats>) -> Vec<Failu
         match serde_json::from_slice::<Value>(&outcome.body)
             .ok()
             .as_ref()
-            .and_then(|b| graphql_errors(b).map(|e| (b.clone(), e.into_iter().cloned().collect::<Vec<_>>())))
-        {
+            .and_then(|b| {
+                graphql_errors(b).map(|e| (b.clone(), e.into_iter().cloned().collect::<Vec<_>>()))
+            }) {
             Some((_, errors)) => {
                 for error in errors {
                     let message = error["message"].as_str().unwrap_or("").to_string();
@@ -554,7 +570,9 @@ fn check(case: &Case, outcome: &Outcome, stats: Option<&mut Stats>) -> Vec<Failu
                             if code == "INTERNAL" {
                                 let at = error["path"]
                                     .get(0)
-                                    .map(|p| p.as_str().map(str::to_string).unwrap_or(p.to_string()))
+                                    .map(|p| {
+                                        p.as_str().map(str::to_string).unwrap_or(p.to_string())
+                                    })
                                     .unwrap_or_else(|| "request".to_string());
                                 failures.push(Failure {
                                     key: format!("INTERNAL at {at}: {}", family(&case.kind)),
@@ -566,7 +584,10 @@ fn check(case: &Case, outcome: &Outcome, stats: Option<&mut Stats>) -> Vec<Failu
                             key: format!(
                                 "error without extensions.code: {}",
                                 excerpt(
-                                    &message.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect::<String>(),
+                                    &message
+                                        .chars()
+                                        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                                        .collect::<String>(),
                                     60
                                 )
                             ),
@@ -591,7 +612,10 @@ fn check(case: &Case, outcome: &Outcome, stats: Option<&mut Stats>) -> Vec<Failu
         if let Some(key) = non_graphql {
             *stats.non_graphql.entry(key).or_default() += 1;
         }
-        *stats.families.entry(family(&case.kind).to_string()).or_default() += 1;
+        *stats
+            .families
+            .entry(family(&case.kind).to_string())
+            .or_default() += 1;
     }
     failures
 }
@@ -618,7 +642,10 @@ const SAMPLES_PER_KEY: usize = 8;
 fn normalize_cause(message: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     for word in message.split_whitespace() {
-        let word = if out.last().is_some_and(|w| w == "Variable" || w == "variable") {
+        let word = if out
+            .last()
+            .is_some_and(|w| w == "Variable" || w == "variable")
+        {
             "$x".to_string()
         } else {
             word.chars()
@@ -630,19 +657,26 @@ fn normalize_cause(message: &str) -> String {
     excerpt(&out.join(" "), 200)
 }
 
-fn record(findings: &mut BTreeMap<String, Finding>, case: &Case, outcome: &Outcome, failures: Vec<Failure>) {
+fn record(
+    findings: &mut BTreeMap<String, Finding>,
+    case: &Case,
+    outcome: &Outcome,
+    failures: Vec<Failure>,
+) {
     for failure in failures {
         let response = excerpt(&String::from_utf8_lossy(&outcome.body), 1500);
-        let entry = findings.entry(failure.key.clone()).or_insert_with(|| Finding {
-            count: 0,
-            case: case.clone(),
-            status: outcome.status,
-            response: response.clone(),
-            detail: failure.detail.clone(),
-            shrunk: false,
-            samples: Vec::new(),
-            seen_as: BTreeMap::new(),
-        });
+        let entry = findings
+            .entry(failure.key.clone())
+            .or_insert_with(|| Finding {
+                count: 0,
+                case: case.clone(),
+                status: outcome.status,
+                response: response.clone(),
+                detail: failure.detail.clone(),
+                shrunk: false,
+                samples: Vec::new(),
+                seen_as: BTreeMap::new(),
+            });
         entry.count += 1;
         *entry.seen_as.entry(failure.key).or_default() += 1;
         if entry.samples.len() < SAMPLES_PER_KEY {
@@ -685,7 +719,10 @@ fn shows(title: &str, failures: &[Failure], cause: &Option<String>) -> bool {
 /// are sent again one at a time and grouped by what the gateway logged, so
 /// one bug seen at many root fields is one finding, and two bugs behind
 /// one root field are two.
-async fn by_cause(client: &Client<'_>, findings: BTreeMap<String, Finding>) -> BTreeMap<String, Finding> {
+async fn by_cause(
+    client: &Client<'_>,
+    findings: BTreeMap<String, Finding>,
+) -> BTreeMap<String, Finding> {
     let mut out: BTreeMap<String, Finding> = BTreeMap::new();
     for (key, finding) in findings {
         if !key.starts_with("INTERNAL") {
@@ -1069,14 +1106,24 @@ async fn fuzz_http() {
                 .and_then(graphql_errors)
                 .unwrap_or_default()
                 .iter()
-                .map(|e| format!("{} {}", e["extensions"]["code"], excerpt(e["message"].as_str().unwrap_or(""), 160)))
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e["extensions"]["code"],
+                        excerpt(e["message"].as_str().unwrap_or(""), 160)
+                    )
+                })
                 .collect();
             println!(
                 "{} {} -> status {:?}{}\n  errors: {errors:?}\n  {}",
                 case.kind,
                 case.body_excerpt(300),
                 outcome.status,
-                outcome.error.as_deref().map(|e| format!(" error {e}")).unwrap_or_default(),
+                outcome
+                    .error
+                    .as_deref()
+                    .map(|e| format!(" error {e}"))
+                    .unwrap_or_default(),
                 excerpt(&String::from_utf8_lossy(&outcome.body), 1000)
             );
             for failure in check(&case, &outcome, None) {
@@ -1103,9 +1150,17 @@ async fn fuzz_http() {
         for field in model.fields(&model.mutation) {
             let name = field.name.as_str();
             let creates = name.starts_with("create") || name == "sendChatMessage";
-            let destroys = ["delete", "clear", "cleanup", "remove", "unpublish", "unlike", "unfavorite"]
-                .iter()
-                .any(|p| name.starts_with(p));
+            let destroys = [
+                "delete",
+                "clear",
+                "cleanup",
+                "remove",
+                "unpublish",
+                "unlike",
+                "unfavorite",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p));
             if (round == 0 && creates) || (round == 1 && !creates && !destroys) {
                 for _ in 0..if round == 0 { 4 } else { 2 } {
                     cases.push(Case {
@@ -1119,7 +1174,13 @@ async fn fuzz_http() {
             }
         }
         if round == 1 {
-            for name in ["liftSessions", "builderSessions", "chatSessions", "publicPrompts", "workspaces"] {
+            for name in [
+                "liftSessions",
+                "builderSessions",
+                "chatSessions",
+                "publicPrompts",
+                "workspaces",
+            ] {
                 cases.push(Case {
                     kind: format!("fixture/query {name}"),
                     method: "POST",
@@ -1141,7 +1202,11 @@ async fn fuzz_http() {
                 if body.get("errors").is_none() {
                     fixtures_ok += 1;
                 } else if verbose {
-                    println!("fuzz: fixture {} failed: {}", case.kind, excerpt(&body.to_string(), 400));
+                    println!(
+                        "fuzz: fixture {} failed: {}",
+                        case.kind,
+                        excerpt(&body.to_string(), 400)
+                    );
                 }
             }
         }
@@ -1196,13 +1261,18 @@ async fn fuzz_http() {
         done += 1;
         let failures = check(&case, &outcome, Some(&mut stats));
         record(&mut findings, &case, &outcome, failures);
-        stats.slowest.push((took, format!("{} ({} bytes)", case.kind, case.body.len())));
+        stats
+            .slowest
+            .push((took, format!("{} ({} bytes)", case.kind, case.body.len())));
         stats.slowest.sort_by(|a, b| b.0.cmp(&a.0));
         stats.slowest.truncate(5);
         let panics: Vec<String> = std::mem::take(&mut *PANICS.lock().unwrap());
         for panic in panics {
             let failure = Failure {
-                key: format!("panic: {}", excerpt(panic.lines().next().unwrap_or(""), 120)),
+                key: format!(
+                    "panic: {}",
+                    excerpt(panic.lines().next().unwrap_or(""), 120)
+                ),
                 detail: panic,
             };
             record(&mut findings, &case, &outcome, vec![failure]);
@@ -1249,7 +1319,14 @@ async fn fuzz_http() {
     let shrink_deadline = Instant::now() + Duration::from_secs(settings.shrink_secs);
     if settings.shrink_steps > 0 {
         for (title, finding) in findings.iter_mut() {
-            shrink(&client, title, finding, settings.shrink_steps, shrink_deadline).await;
+            shrink(
+                &client,
+                title,
+                finding,
+                settings.shrink_steps,
+                shrink_deadline,
+            )
+            .await;
         }
     }
     ARMED.store(false, Ordering::SeqCst);
@@ -1273,7 +1350,12 @@ async fn fuzz_http() {
         );
         let _ = writeln!(report, "  by generator: {:?}", stats.families);
         let _ = writeln!(report, "  HTTP statuses: {:?}", stats.statuses);
-        let _ = writeln!(report, "  error codes seen ({}): {:?}", stats.codes.len(), stats.codes);
+        let _ = writeln!(
+            report,
+            "  error codes seen ({}): {:?}",
+            stats.codes.len(),
+            stats.codes
+        );
         let _ = writeln!(report, "  answers that are not GraphQL responses:");
         for ((status, start), n) in &stats.non_graphql {
             let _ = writeln!(report, "    {n:>4} x {status} {start:?}");
@@ -1311,7 +1393,11 @@ async fn fuzz_http() {
                 f.response,
                 excerpt(&f.detail, 600),
             );
-            let _ = writeln!(report, "    replay line: {}", excerpt(&case_line(&f.case), 3000));
+            let _ = writeln!(
+                report,
+                "    replay line: {}",
+                excerpt(&case_line(&f.case), 3000)
+            );
         }
     }
     println!("{report}");
