@@ -13,6 +13,7 @@ use async_graphql::{
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
@@ -29,6 +30,8 @@ struct RequestTxInner {
     viewer: Viewer,
     statement_timeout_ms: u64,
     tx: OnceCell<DatabaseTransaction>,
+    /// Opening the transaction failed because the database is unavailable.
+    unavailable: AtomicBool,
     /// The delivery lane the transaction runs in (live deliveries only).
     lane: std::sync::Mutex<Option<Lane>>,
 }
@@ -61,19 +64,34 @@ impl RequestTx {
             viewer,
             statement_timeout_ms,
             tx: OnceCell::new(),
+            unavailable: AtomicBool::new(false),
             lane: std::sync::Mutex::new(None),
         }))
     }
 
     /// The transaction, opened on the first call; concurrent callers wait
     /// for that one opening, and a failed opening is tried again by the
-    /// next caller.
+    /// next caller, unless it failed because the database is unavailable:
+    /// then every later caller of the request fails at once, instead of
+    /// each waiting out the pool's acquire timeout again.
     pub async fn get(&self) -> ApiResult<&DatabaseTransaction> {
         let inner = &self.0;
+        let unavailable = || {
+            ApiError::ServiceUnavailable(
+                "an earlier field of this request found the database unavailable".into(),
+            )
+        };
+        if inner.unavailable.load(Ordering::Relaxed) {
+            return Err(unavailable());
+        }
         inner
             .tx
             .get_or_try_init(|| async {
-                match &inner.source {
+                // Callers that waited for a failed opening land here too.
+                if inner.unavailable.load(Ordering::Relaxed) {
+                    return Err(unavailable());
+                }
+                let opened = match &inner.source {
                     Source::Pool(db) => {
                         crate::db::request::begin_as(db, &inner.viewer, inner.statement_timeout_ms)
                             .await
@@ -82,14 +100,22 @@ impl RequestTx {
                         let mut lane = lanes.acquire().await;
                         let tx = lane
                             .begin_as_retrying(&inner.viewer, inner.statement_timeout_ms)
-                            .await?;
-                        *inner.lane.lock().unwrap_or_else(|p| p.into_inner()) = Some(lane);
-                        Ok(tx)
+                            .await;
+                        if tx.is_ok() {
+                            *inner.lane.lock().unwrap_or_else(|p| p.into_inner()) = Some(lane);
+                        }
+                        tx
                     }
-                }
+                };
+                opened.map_err(|err| {
+                    let err = ApiError::from(err);
+                    if matches!(err, ApiError::ServiceUnavailable(_)) {
+                        inner.unavailable.store(true, Ordering::Relaxed);
+                    }
+                    err
+                })
             })
             .await
-            .map_err(ApiError::from)
     }
 
     /// Takes the transaction back once every resolver and dataloader has let

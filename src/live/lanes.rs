@@ -35,8 +35,13 @@ pub const MAX_USES: u32 = 100;
 /// migration waits for) until it ends.
 pub const MAX_AGE: Duration = Duration::from_millis(500);
 
-/// Attempts to open a delivery's transaction while the database is away.
-pub const BEGIN_ATTEMPTS: u32 = 12;
+/// How long a delivery waits for the database to come back before it gives
+/// up (each attempt ends at the pool's acquire timeout, a few seconds).
+pub const BEGIN_RETRY_FOR: Duration = Duration::from_secs(150);
+
+/// Longest pause between two attempts: deliveries resume within about this
+/// long of the database answering again.
+const BEGIN_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Statement timeout of batched reads (`Lane::begin_as_gateway`).
 pub const BATCH_STATEMENT_TIMEOUT_MS: u64 = 5_000;
@@ -198,23 +203,22 @@ impl Lane {
     }
 
     /// [`Lane::begin_as`], waiting for the database to come back (with
-    /// backoff, [`BEGIN_ATTEMPTS`] times) when it is away, as during a
+    /// backoff, for up to [`BEGIN_RETRY_FOR`]) when it is away, as during a
     /// restart.
     pub async fn begin_as_retrying(
         &mut self,
         viewer: &Viewer,
         statement_timeout_ms: u64,
     ) -> Result<DatabaseTransaction, DbErr> {
+        let started = std::time::Instant::now();
         let mut wait = Duration::from_millis(50);
-        let mut attempt = 0;
         loop {
             match self.begin_as(viewer, statement_timeout_ms).await {
                 Ok(tx) => return Ok(tx),
-                Err(err) if attempt + 1 >= BEGIN_ATTEMPTS => return Err(err),
+                Err(err) if started.elapsed() >= BEGIN_RETRY_FOR => return Err(err),
                 Err(_) => {
-                    attempt += 1;
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
+                    wait = (wait * 2).min(BEGIN_BACKOFF_MAX);
                 }
             }
         }

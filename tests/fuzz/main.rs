@@ -914,6 +914,10 @@ async fn shrink_pieces(
                 finding.response = excerpt(&String::from_utf8_lossy(&outcome.body), 1500);
                 finding.shrunk = true;
                 progress = true;
+            } else if chunk <= 4 {
+                // Small chunks at every offset: a name, its colon and its
+                // value go together.
+                start += 1;
             } else {
                 start = end;
             }

@@ -10,8 +10,11 @@ use common::app::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// Needs the database: the viewer's lift sessions.
-const QUERY: &str = "{ liftSessions(first: 1) { nodes { id } } }";
+/// Needs the database, three times: the first field to find it down
+/// answers for the rest, so the request waits out the pool once, not three
+/// times.
+const QUERY: &str = "{ a: liftSessions(first: 1) { nodes { id } }
+    b: liftSessions(first: 2) { nodes { id } } c: chatSessions(first: 1) { nodes { id } } }";
 
 /// Longest a request may take while the database is down (the pool's
 /// acquire timeout is 2 s).
@@ -195,7 +198,7 @@ async fn an_outage_fails_fast_and_readiness_follows_the_database() {
     );
     assert_eq!(again.status, 200, "{}", again.body);
     assert!(again.body.get("errors").is_none(), "{}", again.body);
-    assert!(again.body["data"]["liftSessions"]["nodes"].is_array());
+    assert!(again.body["data"]["a"]["nodes"].is_array());
 
     // The HTTP side of the outage answer (the handler maps the code).
     assert_eq!(down.status, 503, "HTTP status of SERVICE_UNAVAILABLE");
