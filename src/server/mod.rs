@@ -13,13 +13,13 @@ pub mod ws;
 use crate::auth::Authenticator;
 use crate::graphql::limits::Limits;
 use crate::graphql::AppSchema;
-pub(crate) use operation::execute;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use metrics::Metrics;
+pub(crate) use operation::execute;
 use sea_orm::DatabaseConnection;
 use std::time::Duration;
 
