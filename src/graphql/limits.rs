@@ -506,8 +506,9 @@ fn check_types(
 }
 
 /// `BAD_USER_INPUT` (`field: "$name"`) for a variable of a non-null type
-/// that has no default and was not given: async-graphql's validation does
-/// not check for it, and its executor then fails with a code-less error.
+/// that has no default and was not given (async-graphql's validation does
+/// not check for it, and its executor then fails with a code-less error)
+/// or was given as null.
 fn missing_variable(
     doc: &ExecutableDocument,
     operation_name: Option<&str>,
@@ -522,22 +523,23 @@ fn missing_variable(
         if def.var_type.node.nullable || def.default_value.is_some() {
             continue;
         }
-        if !variables.contains_key(name) {
-            let mut err = with_code(
-                ServerError::new(
-                    format!(
-                        "variable `${name}` of type `{}` was not provided",
-                        def.var_type.node
-                    ),
-                    Some(def.name.pos),
-                ),
-                BAD_USER_INPUT,
-            );
-            err.extensions
-                .get_or_insert_with(ErrorExtensionValues::default)
-                .set("field", format!("${name}"));
-            return Err(err);
-        }
+        let problem = match variables.get(name) {
+            None => "was not provided",
+            Some(Value::Null) => "must not be null",
+            Some(_) => continue,
+        };
+        let message = format!(
+            "variable `${name}` of type `{}` {problem}",
+            def.var_type.node
+        );
+        let mut err = with_code(
+            ServerError::new(message, Some(def.name.pos)),
+            BAD_USER_INPUT,
+        );
+        err.extensions
+            .get_or_insert_with(ErrorExtensionValues::default)
+            .set("field", format!("${name}"));
+        return Err(err);
     }
     Ok(())
 }

@@ -1307,7 +1307,7 @@ impl<'a> Gen<'a> {
             }
             5 => {
                 // Bracket storm.
-                let open = self.pick(&[b'{', b'[', b'(']);
+                let open = self.pick(b"{[(");
                 let n = self.range(1, self.knobs.max_nest.max(1) * 5);
                 let storm = vec![open; n];
                 bytes.splice(at..at, storm);
