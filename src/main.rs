@@ -115,6 +115,10 @@ struct Cli {
     limits: Limits,
     #[command(flatten)]
     live: gateway::live::LiveConfig,
+    #[command(flatten)]
+    edge: gateway::server::edge::EdgeConfig,
+    #[command(flatten)]
+    persisted: gateway::server::persisted::PersistedConfig,
 }
 
 #[derive(Subcommand)]
@@ -256,6 +260,8 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         shutdown: Shutdown::new(),
         live: gateway::live::Live::start(&started.db, cli.live.clone()),
         health: gateway::server::health::Health::start(&started.db).await,
+        edge: cli.edge.clone(),
+        persisted: gateway::server::persisted::Persisted::new(&cli.persisted)?,
     };
     let shutdown = state.shutdown.clone();
     let listener = tokio::net::TcpListener::bind(cli.server.listen).await?;

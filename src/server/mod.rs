@@ -2,11 +2,13 @@
 //! viewer), GraphiQL on `GET /graphql`, `/graphql/ws`, health, readiness and
 //! Prometheus metrics.
 
+pub mod edge;
 pub mod graphiql;
 pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod operation;
+pub mod persisted;
 pub mod shutdown;
 pub mod ws;
 
@@ -44,6 +46,10 @@ pub struct AppState {
     pub live: crate::live::Live,
     /// What the background database pings last saw (for `/readyz`).
     pub health: health::Health,
+    /// CORS, websocket origins, compression, caching headers.
+    pub edge: edge::EdgeConfig,
+    /// Persisted operations (APQ and trusted documents).
+    pub persisted: persisted::Persisted,
 }
 
 /// The router with every route of the gateway.

@@ -49,7 +49,12 @@ pub(crate) async fn execute(app: &AppState, viewer: Viewer, batch: BatchRequest)
 /// parsing or validation): committed when the response is free of errors,
 /// rolled back otherwise, and the response says which writes did not
 /// happen.
-pub(crate) async fn execute_one(app: &AppState, viewer: Viewer, request: Request) -> Response {
+pub(crate) async fn execute_one(app: &AppState, viewer: Viewer, mut request: Request) -> Response {
+    // A persisted operation becomes its document (or is refused) before
+    // anything else looks at the request.
+    if let Err(err) = app.persisted.resolve(&mut request) {
+        return Response::from_errors(vec![err]);
+    }
     let tx = RequestTx::new(
         app.db.clone(),
         viewer.clone(),

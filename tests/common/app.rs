@@ -5,7 +5,9 @@ use super::TestDb;
 use gateway::auth::{AuthConfig, Authenticator, Role};
 use gateway::graphql::limits::Limits;
 use gateway::live::LiveConfig;
+use gateway::server::edge::EdgeConfig;
 use gateway::server::metrics::Metrics;
+use gateway::server::persisted::{Persisted, PersistedConfig};
 use gateway::server::shutdown::Shutdown;
 use gateway::server::AppState;
 use serde_json::{json, Value};
@@ -58,20 +60,56 @@ pub async fn spawn_app_with(limits: Limits) -> TestApp {
 
 /// Starts a gateway with `limits` and live settings on a fresh database.
 pub async fn spawn_app_live(limits: Limits, live: LiveConfig) -> TestApp {
-    spawn(limits, live, &test_auth_config()).await
+    spawn_app_config(AppConfig {
+        limits,
+        live,
+        ..AppConfig::default()
+    })
+    .await
 }
 
 /// Starts a gateway verifying tokens as `auth` says (a JWKS file, say) on a
 /// fresh database. The app's own token helpers still mint HS256 tokens with
 /// [`TEST_SECRET`], which this gateway may refuse.
 pub async fn spawn_app_with_auth(auth: AuthConfig) -> TestApp {
-    spawn(Limits::default(), LiveConfig::default(), &auth).await
+    spawn_app_config(AppConfig {
+        auth,
+        ..AppConfig::default()
+    })
+    .await
 }
 
-async fn spawn(limits: Limits, live: LiveConfig, auth: &AuthConfig) -> TestApp {
+/// Everything a test gateway can be configured with.
+pub struct AppConfig {
+    /// Operation limits.
+    pub limits: Limits,
+    /// Live settings.
+    pub live: LiveConfig,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// CORS, websocket origins, compression, caching headers.
+    pub edge: EdgeConfig,
+    /// Persisted operations.
+    pub persisted: PersistedConfig,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            limits: Limits::default(),
+            live: LiveConfig::default(),
+            auth: test_auth_config(),
+            edge: EdgeConfig::default(),
+            persisted: PersistedConfig::default(),
+        }
+    }
+}
+
+/// Starts a gateway configured by `config` on a fresh database.
+pub async fn spawn_app_config(config: AppConfig) -> TestApp {
     let db = TestDb::new().await;
     let statements = Arc::new(Mutex::new(Vec::new()));
-    let (addr, shutdown) = serve(&db, limits, live, auth, Some(statements.clone())).await;
+    let (addr, shutdown) = serve(&db, config, Some(statements.clone())).await;
     TestApp {
         addr,
         base_url: format!("http://{addr}"),
@@ -96,11 +134,16 @@ pub struct Replica {
 /// with `statements`, every SQL statement it sends is recorded there.
 async fn serve(
     db: &TestDb,
-    limits: Limits,
-    live: LiveConfig,
-    auth: &AuthConfig,
+    config: AppConfig,
     statements: Option<Arc<Mutex<Vec<String>>>>,
 ) -> (SocketAddr, Shutdown) {
+    let AppConfig {
+        limits,
+        live,
+        auth,
+        edge,
+        persisted,
+    } = config;
     let mut pool = gateway::db::connect(&db.url_as("gateway"), 8)
         .await
         .expect("connect as the gateway role");
@@ -109,7 +152,7 @@ async fn serve(
             sink.lock().unwrap().push(info.statement.sql.clone());
         });
     }
-    let auth = Authenticator::new(auth).expect("authenticator");
+    let auth = Authenticator::new(&auth).expect("authenticator");
     let state = AppState {
         live: gateway::live::Live::start(&pool, live),
         health: gateway::server::health::Health::start(&pool).await,
@@ -120,6 +163,8 @@ async fn serve(
         metrics: Metrics::new(),
         statement_timeout: Duration::from_secs(5),
         shutdown: Shutdown::new(),
+        edge,
+        persisted: Persisted::new(&persisted).expect("persisted operations"),
     };
     // Ready as a deployment would be: /readyz waits for the listener too.
     for _ in 0..500 {
@@ -145,14 +190,7 @@ async fn serve(
 impl TestApp {
     /// Another gateway on this app's database (as a second replica would be).
     pub async fn spawn_replica(&self) -> Replica {
-        let (addr, shutdown) = serve(
-            &self.db,
-            Limits::default(),
-            LiveConfig::default(),
-            &test_auth_config(),
-            None,
-        )
-        .await;
+        let (addr, shutdown) = serve(&self.db, AppConfig::default(), None).await;
         Replica { addr, shutdown }
     }
 }

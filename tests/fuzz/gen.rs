@@ -700,9 +700,11 @@ impl<'a> Gen<'a> {
                     self.range(0, 3)
                 };
                 if n > 50 {
-                    // Long lists repeat one item: the size is what matters.
+                    // Long lists repeat one item: the length is what
+                    // matters (kept to about 200 KB of text in all).
                     let item = self.value(inner, depth + 1, false);
-                    return V::List(vec![item; n]);
+                    let size = item.to_gql().len().max(1);
+                    return V::List(vec![item; n.min((200_000 / size).max(1))]);
                 }
                 V::List(
                     (0..n)

@@ -529,6 +529,8 @@ struct Stats {
     non_graphql: BTreeMap<(u16, String), usize>,
     families: BTreeMap<String, usize>,
     slowest: Vec<(Duration, String)>,
+    /// Bytes of the largest body sent.
+    largest: usize,
 }
 
 /// Checks one outcome; `stats` gets the codes and statuses seen.
@@ -1278,6 +1280,7 @@ async fn fuzz_http() {
             .push((took, format!("{} ({} bytes)", case.kind, case.body.len())));
         stats.slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
         stats.slowest.truncate(5);
+        stats.largest = stats.largest.max(case.body.len());
         let panics: Vec<String> = std::mem::take(&mut *PANICS.lock().unwrap());
         for panic in panics {
             let failure = Failure {
@@ -1372,7 +1375,11 @@ async fn fuzz_http() {
         for ((status, start), n) in &stats.non_graphql {
             let _ = writeln!(report, "    {n:>4} x {status} {start:?}");
         }
-        let _ = writeln!(report, "  slowest: {:?}", stats.slowest);
+        let _ = writeln!(
+            report,
+            "  slowest: {:?}; largest body {} bytes",
+            stats.slowest, stats.largest
+        );
         for (level, messages) in LOGGED.lock().unwrap().iter() {
             let total: usize = messages.values().sum();
             let _ = writeln!(report, "  gateway {level} log events: {total}");
