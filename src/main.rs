@@ -260,7 +260,8 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         shutdown: Shutdown::new(),
         live: gateway::live::Live::start(&started.db, cli.live.clone()),
         health: gateway::server::health::Health::start(&started.db).await,
-        edge: cli.edge.clone(),
+        // The allowed origins' default depends on the database (logged).
+        edge: cli.edge.clone().resolved(cli.db.database_url.is_none()),
         persisted: gateway::server::persisted::Persisted::new(&cli.persisted)?,
     };
     let shutdown = state.shutdown.clone();

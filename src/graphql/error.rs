@@ -39,6 +39,10 @@ pub enum ApiError {
     /// starting); the detail is logged at WARN, never shown.
     #[error("the database is unavailable, try again shortly")]
     ServiceUnavailable(String),
+    /// Not run: an earlier error of the same request aborted its
+    /// transaction (root query fields share it and have no savepoints).
+    #[error("not run: another field of this request failed first, which ended its transaction")]
+    NotRun,
     /// Anything else; logged, never shown.
     #[error("internal error")]
     Internal(String),
@@ -58,6 +62,7 @@ impl ApiError {
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::RateLimited => "RATE_LIMITED",
             ApiError::ServiceUnavailable(_) => super::limits::SERVICE_UNAVAILABLE,
+            ApiError::NotRun => super::limits::ROLLED_BACK,
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -168,6 +173,8 @@ impl From<DbErr> for ApiError {
             "P0002" => ApiError::NotFound("object"),
             // query_canceled: the per-request statement timeout
             "57014" => ApiError::Internal(format!("statement timeout: {err}")),
+            // in_failed_sql_transaction: another field's error came first
+            "25P02" => ApiError::NotRun,
             _ => ApiError::Internal(err.to_string()),
         }
     }

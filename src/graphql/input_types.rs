@@ -9,7 +9,11 @@
 //!   `field` naming where it is (async-graphql only says "Failed to parse
 //!   Int", without the field).
 //!
-//! Both are `BAD_USER_INPUT` with `extensions.field`: the argument path
+//! - a string holding a NUL character (`\u0000`) is refused: PostgreSQL
+//!   text and jsonb cannot hold one, and the database's refusal mid-request
+//!   would end the request's transaction for its other fields.
+//!
+//! All are `BAD_USER_INPUT` with `extensions.field`: the argument path
 //! (`input.source`) for a literal, the variable path (`$x`, `$input.count`)
 //! for a variable. The types come from the schema's own SDL, indexed once
 //! ([`TypeIndex`]). Input values are already bounded in depth
@@ -235,7 +239,7 @@ impl Check<'_> {
                 path,
                 Self::literal,
             ),
-            Value::String(_) => self.string(ty, path),
+            Value::String(text) => self.string(text, ty, path),
             Value::Number(n) => self.number(n, ty, path),
             _ => Ok(()),
         }
@@ -256,7 +260,7 @@ impl Check<'_> {
                 path,
                 Self::constant,
             )?,
-            ConstValue::String(_) => self.string(ty, path)?,
+            ConstValue::String(text) => self.string(text, ty, path)?,
             ConstValue::Number(n) => self.number(n, ty, path)?,
             _ => {}
         }
@@ -308,7 +312,15 @@ impl Check<'_> {
         Ok(())
     }
 
-    fn string(&self, ty: &Type, path: &str) -> Result<(), ServerError> {
+    fn string(&self, text: &str, ty: &Type, path: &str) -> Result<(), ServerError> {
+        // PostgreSQL stores no NUL in text or jsonb: refused here, naming
+        // the field, rather than by the database mid-request.
+        if text.contains('\0') {
+            return Err(self.error(
+                path,
+                format!("`{path}` contains a NUL character (\\u0000), which text cannot hold"),
+            ));
+        }
         let name = named(ty);
         if self.literal && self.index.enums.contains(name) {
             return Err(self.error(
@@ -451,6 +463,21 @@ mod tests {
             "$n"
         );
         assert!(check(q, serde_json::json!({ "n": 5, "i": null })).is_ok());
+        assert_eq!(
+            check(
+                "{ item(input: { name: \"a\\u0000b\" }) { id } }",
+                serde_json::json!({})
+            )
+            .unwrap_err()
+            .0,
+            "input.name"
+        );
+        assert_eq!(
+            check(q, serde_json::json!({ "n": 1, "i": { "name": "a\u{0}b" } }))
+                .unwrap_err()
+                .0,
+            "$i.name"
+        );
         let fragment = "query { ...F } fragment F on QueryRoot { item(count: 4294967296) { id } }";
         assert_eq!(
             check(fragment, serde_json::json!({})).unwrap_err().0,

@@ -52,6 +52,10 @@ pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 /// `extensions.code` of a request that could not reach the database (HTTP
 /// 503 with `Retry-After`).
 pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+/// `extensions.code` of work a request did not keep: a root mutation that
+/// ran but was rolled back with its operation, or a field not run because
+/// an earlier error of the request ended its transaction.
+pub const ROLLED_BACK: &str = "ROLLED_BACK";
 /// `extensions.code` of anything unexpected (message masked).
 pub const INTERNAL: &str = "INTERNAL";
 /// The message every `INTERNAL` error is given instead of its own.

@@ -54,14 +54,17 @@ pub struct AppState {
 
 /// The router with every route of the gateway.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let edge = state.edge.clone();
+    let routes = Router::new()
         .route("/graphql", post(http::graphql_http))
         .route("/graphql/ws", get(ws::graphql_ws))
         .merge(graphiql::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(state)
+        .with_state(state);
+    // CORS, compression and caching headers around every route.
+    edge::apply(routes, &edge)
 }
 
 /// 200 when the database answered a ping lately, every migration is

@@ -23,8 +23,7 @@ use async_graphql::{
     Value,
 };
 
-/// `extensions.code` of a root mutation whose result was rolled back.
-pub const ROLLED_BACK: &str = "ROLLED_BACK";
+pub use crate::graphql::limits::ROLLED_BACK;
 
 /// Runs every operation of `batch` as `viewer`, each in its own transaction
 /// (concurrently for a batch, answers in request order).

@@ -58,6 +58,11 @@ pub(super) async fn graphql_ws(
     headers: axum::http::HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
+    // Cross-site websocket hijacking: a page on another origin must not
+    // open a socket in its visitor's name. Refused before upgrading.
+    if !app.edge.ws_origin_allowed(&headers) {
+        return origin_refused();
+    }
     let legacy = is_legacy(&headers);
     let max_message = app.limits.max_body_bytes;
     // Boxed: the connection's task keeps what its closure captured for as
@@ -74,6 +79,22 @@ pub(super) async fn graphql_ws(
         .max_message_size(max_message)
         .max_frame_size(max_message)
         .on_upgrade(move |socket| serve_ws(app, protocol, legacy, socket))
+}
+
+/// 403 for a websocket upgrade from an origin that is not allowed (see
+/// `edge::EdgeConfig::ws_origin_allowed`), as a GraphQL error body.
+fn origin_refused() -> HttpResponse {
+    use axum::response::IntoResponse;
+    let body = serde_json::json!({"errors": [{
+        "message": "websocket origin not allowed (CORS_ORIGINS)",
+        "extensions": {"code": "FORBIDDEN"},
+    }]});
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Whether the client asked for the legacy `graphql-ws` protocol (the one
@@ -535,7 +556,7 @@ impl Executor for WsExecutor {
 
     fn execute_stream(
         &self,
-        request: Request,
+        mut request: Request,
         _session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         // Each operation runs in a task of its own and hands its responses
@@ -550,6 +571,12 @@ impl Executor for WsExecutor {
         // than in the task, so that the task's state, kept for the
         // subscription's whole life, holds the stream and not the request.
         let this = self.clone();
+        // A persisted operation becomes its document (or is refused) before
+        // it is parsed; a query or mutation passes `execute_one` unchanged.
+        if let Err(err) = self.app.persisted.resolve(&mut request) {
+            return futures_util::stream::once(async move { Response::from_errors(vec![err]) })
+                .boxed();
+        }
         let parsed = Parsed::of(&request, &self.app.limits);
         let produced = match parsed {
             Some(Parsed {

@@ -8,6 +8,7 @@ mod analytics;
 mod auth;
 mod builder;
 mod chat;
+mod edge;
 mod hardening;
 mod lift;
 mod limits;

@@ -116,12 +116,37 @@ async fn lift_session_count(app: &crate::common::app::TestApp, user: Uuid) -> i6
         .unwrap()
 }
 
-/// The issue's case: `a` succeeds, `b` fails on a NUL byte; nothing is
-/// kept and no id of a row that never existed is handed out.
+/// `a` succeeds, `b` fails when it runs (no such session): nothing is kept
+/// and no id of a row that never existed is handed out.
 #[tokio::test]
 async fn a_write_rolled_back_with_its_request_is_not_reported_done() {
     let app = spawn_app().await;
     let user = app.db.create_user("rb@example.com").await;
+    let response = app
+        .as_user(
+            user,
+            &format!(
+                r#"mutation {{
+                  a: createLiftSession(input: {{ source: PROMPT, originalInput: "ok" }}) {{ session {{ id }} }}
+                  b: addLiftRevision(input: {{ sessionId: "{}", source: INITIAL, irContent: {{}} }}) {{ revision {{ id }} }}
+                }}"#,
+                Uuid::new_v4()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        response.error_codes(),
+        vec!["NOT_FOUND", "ROLLED_BACK"],
+        "{}",
+        response.body
+    );
+    assert!(response.body["data"].is_null(), "{}", response.body);
+    assert_eq!(response.body["errors"][1]["path"], json!(["a"]));
+    assert_eq!(lift_session_count(&app, user).await, 0);
+
+    // The issue's own case, a NUL byte in `b`, is refused before anything
+    // runs: one error naming the field, nothing written.
     let response = app
         .as_user(
             user,
@@ -134,13 +159,44 @@ async fn a_write_rolled_back_with_its_request_is_not_reported_done() {
         .await;
     assert_eq!(
         response.error_codes(),
-        vec!["BAD_USER_INPUT", "ROLLED_BACK"],
+        vec!["BAD_USER_INPUT"],
         "{}",
         response.body
     );
+    assert_eq!(
+        response.body["errors"][0]["extensions"]["field"],
+        "input.originalInput"
+    );
     assert!(response.body["data"].is_null(), "{}", response.body);
-    assert_eq!(response.body["errors"][1]["path"], json!(["a"]));
     assert_eq!(lift_session_count(&app, user).await, 0);
+}
+
+/// Root query fields share the request's transaction without savepoints:
+/// after one fails in the database, the others are `ROLLED_BACK` ("not
+/// run"), never `INTERNAL`.
+#[tokio::test]
+async fn query_fields_after_a_database_error_are_not_run_not_internal() {
+    let app = spawn_app().await;
+    // jsonb cannot hold a NUL: PostgreSQL refuses the filter's value.
+    let response = app
+        .as_anon(
+            "query($j: JSON) { a: publicPrompts(where: { variables: { contains: $j } }) { totalCount }
+                 b: publicPrompts { totalCount } }",
+            json!({ "j": { "k": "x\u{0}" } }),
+        )
+        .await;
+    let codes = response.error_codes();
+    assert!(
+        !codes.contains(&"INTERNAL".to_string()),
+        "{}",
+        response.body
+    );
+    assert_eq!(codes[0], "BAD_USER_INPUT", "{}", response.body);
+    assert!(
+        codes.len() == 1 || codes[1] == "ROLLED_BACK",
+        "{}",
+        response.body
+    );
 }
 
 /// Each operation of a batch runs in its own transaction: a failing item

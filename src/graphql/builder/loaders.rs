@@ -48,6 +48,7 @@ pub fn shared(err: Arc<ApiError>) -> ApiError {
         },
         ApiError::Conflict(m) => ApiError::Conflict(m.clone()),
         ApiError::RateLimited => ApiError::RateLimited,
+        ApiError::NotRun => ApiError::NotRun,
         ApiError::ServiceUnavailable(m) => ApiError::ServiceUnavailable(m.clone()),
         ApiError::Internal(m) => ApiError::Internal(m.clone()),
     }
