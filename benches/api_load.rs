@@ -4,6 +4,8 @@
 //!
 //! - Q1: a user's 20 lift sessions with nested drafts and revisions;
 //! - Q2: one lift session with its drafts;
+//! - Q2P: Q2 sent as its persisted hash (Apollo's protocol; registered once
+//!   per gateway run), so the gateway runs its stored, parsed document;
 //! - Q3: a user's chat history: the 20 most recently updated conversations,
 //!   each with its 20 newest messages;
 //! - M1: `sendChatMessage` into a random existing conversation of the user
@@ -18,7 +20,7 @@
 //!
 //! `cargo bench --bench api_load` prints the figures; docs/benchmarks.md
 //! records them. Environment: `BENCH_QUERIES` (comma-separated subset of
-//! `q1,q2,q3,m1`, default all, run in that order), `BENCH_SECS` (20),
+//! `q1,q2,q2p,q3,m1`, default all, run in that order), `BENCH_SECS` (20),
 //! `BENCH_CONCURRENCY` (32), `BENCH_POOL_SIZES` (comma-separated
 //! `DB_POOL_SIZE` values to run the gateway with, default 8; the last one is
 //! the one reported against pgbench), `BENCH_GATEWAY_BIN` (run another build
@@ -58,6 +60,13 @@ const STATEMENT_TIMEOUT_MS: u64 = 5000;
 const Q1: &str = "query Q1 { liftSessions(first: 20, orderBy: [{field: CREATED_AT, direction: DESC}]) { nodes { id status createdAt drafts(first: 5, orderBy: [{field: DRAFT_NUMBER, direction: DESC}]) { nodes { id draftNumber codeContent syntaxValid astValid } } revisions(first: 5, orderBy: [{field: REVISION_NUMBER, direction: ASC}]) { nodes { id revisionNumber } } } } }";
 
 const Q2: &str = "query Q2($id: UUID!) { liftSession(id: $id) { id status createdAt drafts(first: 5, orderBy: [{field: DRAFT_NUMBER, direction: DESC}]) { nodes { id draftNumber codeContent syntaxValid astValid } } } }";
+
+/// Q2P's `extensions.persistedQuery.sha256Hash`: the SHA-256 of Q2's text.
+static Q2_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(Q2.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+});
 
 const Q3: &str = "query Q3 { chatSessions(first: 20, orderBy: [{field: UPDATED_AT, direction: DESC}]) { nodes { id title messageCount lastMessageTimestamp updatedAt messages(first: 20, orderBy: [{field: TIMESTAMP, direction: DESC}]) { nodes { id role content model timestamp } } } } }";
 
@@ -289,23 +298,31 @@ fn helper_sql(domain: Domain, exp: u64, iat: u64) -> String {
 enum Scenario {
     Q1,
     Q2,
+    Q2P,
     Q3,
     M1,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 4] = [Scenario::Q1, Scenario::Q2, Scenario::Q3, Scenario::M1];
+    const ALL: [Scenario; 5] = [
+        Scenario::Q1,
+        Scenario::Q2,
+        Scenario::Q2P,
+        Scenario::Q3,
+        Scenario::M1,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Scenario::Q1 => "Q1",
             Scenario::Q2 => "Q2",
+            Scenario::Q2P => "Q2P",
             Scenario::Q3 => "Q3",
             Scenario::M1 => "M1",
         }
     }
 
-    /// `BENCH_QUERIES`: a comma-separated subset of `q1,q2,q3,m1` (any
+    /// `BENCH_QUERIES`: a comma-separated subset of `q1,q2,q2p,q3,m1` (any
     /// case), run in that order; all when unset or empty.
     fn selected() -> Vec<Scenario> {
         let wanted: Vec<String> = std::env::var("BENCH_QUERIES")
@@ -317,7 +334,7 @@ impl Scenario {
         for w in &wanted {
             assert!(
                 Self::ALL.iter().any(|s| s.name() == w),
-                "BENCH_QUERIES: unknown scenario {w:?} (expected q1, q2, q3, m1)"
+                "BENCH_QUERIES: unknown scenario {w:?} (expected q1, q2, q2p, q3, m1)"
             );
         }
         Self::ALL
@@ -328,20 +345,22 @@ impl Scenario {
 
     fn domain(self) -> Domain {
         match self {
-            Scenario::Q1 | Scenario::Q2 => Domain::Lift,
+            Scenario::Q1 | Scenario::Q2 | Scenario::Q2P => Domain::Lift,
             Scenario::Q3 | Scenario::M1 => Domain::Chat,
         }
     }
 
     /// One random session of the user (Q2, M1), or the user's list (Q1, Q3).
     fn one_session(self) -> bool {
-        matches!(self, Scenario::Q2 | Scenario::M1)
+        matches!(self, Scenario::Q2 | Scenario::Q2P | Scenario::M1)
     }
 
     fn body(self, pick: &Pick) -> String {
         let body = match self {
             Scenario::Q1 => serde_json::json!({ "query": Q1 }),
             Scenario::Q2 => serde_json::json!({ "query": Q2, "variables": { "id": pick.session } }),
+            Scenario::Q2P => serde_json::json!({ "variables": { "id": pick.session },
+                "extensions": { "persistedQuery": { "version": 1, "sha256Hash": *Q2_HASH } } }),
             Scenario::Q3 => serde_json::json!({ "query": Q3 }),
             Scenario::M1 => serde_json::json!({ "query": M1, "variables": { "input": {
                 "sessionId": pick.session,
@@ -1006,6 +1025,9 @@ fn main() {
                 ],
             );
             let ready_in = wait_ready(&mut gw, &client).await;
+            if scenarios.contains(&Scenario::Q2P) {
+                register_q2(&client, &gw.base_url, &users[0]).await;
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
             let rss_idle_kib = rss_kib(gw.pid());
             println!(
@@ -1187,6 +1209,26 @@ fn main() {
     });
     drop(work_dir);
     cluster.stop().expect("stop");
+}
+
+/// Q2P: sends Q2 with its hash once (as Apollo's link does after
+/// `PERSISTED_QUERY_NOT_FOUND`), so the gateway stores it and the load can
+/// send the hash alone.
+async fn register_q2(client: &reqwest::Client, base_url: &str, user: &User) {
+    let pick = Pick::new(Scenario::Q2P, user, 0);
+    let mut body: serde_json::Value = serde_json::from_str(&Scenario::Q2P.body(&pick)).unwrap();
+    body["query"] = Q2.into();
+    let url = format!("{base_url}/graphql");
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("authorization", &user.bearer)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("register Q2");
+    let text = resp.text().await.unwrap_or_default();
+    assert!(!text.contains("\"errors\""), "registering Q2's hash: {text}");
 }
 
 fn report_load(name: &str, pool: u32, r: &LoadResult, rss_max_kib: u64) {

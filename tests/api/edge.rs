@@ -252,7 +252,7 @@ async fn ws_from(app: &TestApp, origin: Option<&str>) -> Result<Value, u16> {
 #[tokio::test]
 async fn websocket_upgrades_are_checked_against_the_allowed_origins() {
     let app = spawn_with_edge(origins("http://localhost:3000")).await;
-    let ok = json!({"data": {"__typename": "Query"}});
+    let ok = json!({"data": {"__typename": "QueryRoot"}});
     assert_eq!(
         ws_from(&app, Some("http://localhost:3000")).await,
         Ok(ok.clone())
@@ -433,7 +433,7 @@ async fn a_100_row_page_is_compressed_by_accept_encoding() {
     assert!(headers.get("content-encoding").is_none(), "{headers:?}");
     assert_eq!(
         serde_json::from_slice::<Value>(&body).unwrap()["data"]["__typename"],
-        "Query"
+        "QueryRoot"
     );
 
     // Compression can be turned off.

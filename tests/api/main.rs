@@ -12,6 +12,7 @@ mod edge;
 mod hardening;
 mod lift;
 mod limits;
+mod persisted;
 mod prompt_lab;
 mod schema;
 mod server;
