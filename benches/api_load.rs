@@ -1228,7 +1228,10 @@ async fn register_q2(client: &reqwest::Client, base_url: &str, user: &User) {
         .await
         .expect("register Q2");
     let text = resp.text().await.unwrap_or_default();
-    assert!(!text.contains("\"errors\""), "registering Q2's hash: {text}");
+    assert!(
+        !text.contains("\"errors\""),
+        "registering Q2's hash: {text}"
+    );
 }
 
 fn report_load(name: &str, pool: u32, r: &LoadResult, rss_max_kib: u64) {

@@ -643,7 +643,7 @@ pub fn check_document(
 
 /// The operation a request runs, as async-graphql chooses it; `None` when
 /// the document names none unambiguously (async-graphql then says why).
-fn select_operation<'a>(
+pub(crate) fn select_operation<'a>(
     doc: &'a ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<&'a Positioned<OperationDefinition>> {
@@ -929,7 +929,31 @@ fn classify_parse_error(err: ServerError, limits: &Limits) -> ServerError {
         let max = limits.recursion_limit();
         return limit_error(err, LimitError::RecursionDepth { max });
     }
-    with_code(err, GRAPHQL_PARSE_FAILED)
+    with_code(one_line(err), GRAPHQL_PARSE_FAILED)
+}
+
+/// A parse error's message in one line: the parser draws the document with
+/// a caret over several lines (`--> 1:11`, `|`, `= expected ...`), while
+/// the location is already in `locations`.
+fn one_line(mut err: ServerError) -> ServerError {
+    if !err.message.contains('\n') {
+        return err;
+    }
+    let expected = err
+        .message
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("= "))
+        .unwrap_or("unexpected input")
+        .trim()
+        .to_string();
+    err.message = match err.locations.first() {
+        Some(pos) => format!(
+            "syntax error at line {}, column {}: {expected}",
+            pos.line, pos.column
+        ),
+        None => format!("syntax error: {expected}"),
+    };
+    err
 }
 
 /// Errors of the validation stage, operation selection included;

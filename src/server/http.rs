@@ -1,38 +1,36 @@
-//! `POST /graphql`: the body read within its size and time limits, the
-//! viewer authenticated at the edge, each operation run in its own
-//! transaction, and one HTTP status per error code.
-//!
-//! Every answer, refusals before execution included, is a GraphQL error
-//! body with an `extensions.code`: a client never has to parse plain text
-//! or a proxy's page.
+//! `/graphql` over HTTP: `POST` (JSON bodies, read within their size and
+//! time limits, refused when a browser could have sent them cross-site
+//! without a CORS preflight), `GET` (queries from the URL; GraphiQL for a
+//! browser navigating there), the viewer authenticated at the edge, each
+//! operation run in its own transaction, and the answer in the media type
+//! the client accepts ([`super::media`]).
 
+use super::graphiql;
+use super::media::{refuse, respond, Media};
 use super::{execute, AppState};
-use crate::graphql::limits::{check_batch, error_code, LimitError, SERVICE_UNAVAILABLE};
-use async_graphql::http::{receive_batch_body, MultipartOptions};
-use async_graphql::{BatchRequest, BatchResponse, ServerError};
-use axum::body::Body;
+use crate::graphql::limits::{check_batch, LimitError};
+use async_graphql::{BatchRequest, ServerError};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::Response;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 /// `extensions.code` of a request the server cannot read as one (a
-/// malformed body, two `Authorization` headers).
+/// malformed body or URL, two `Authorization` headers).
 pub const BAD_REQUEST: &str = "BAD_REQUEST";
 /// `extensions.code` of a body that did not arrive in time.
 pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
-/// Seconds a client is told to wait (`Retry-After`) when the database is
-/// unavailable.
-const RETRY_AFTER_SECS: &str = "1";
+/// `extensions.code` of a POST body that is not `application/json` (HTTP
+/// 415), which is also the CSRF rule.
+pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+/// `extensions.code` of an `Accept` that allows no JSON (HTTP 406).
+pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
 
-/// A GraphQL error response with one error carrying `code` (and
-/// `extensions` of a limit when it is one).
-pub(super) fn error_response(status: StatusCode, error: ServerError) -> Response {
-    let body = async_graphql::Response::from_errors(vec![error]);
-    (status, Json(body)).into_response()
-}
+/// Headers a browser cannot send cross-site without a CORS preflight, which
+/// make a POST with a "simple" content type safe from CSRF (Apollo
+/// Router's and Apollo Server's rule).
+const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
 
 /// A coded error outside any field.
 pub(super) fn coded(code: &str, message: &str) -> ServerError {
@@ -61,7 +59,7 @@ fn operation_type(batch: &BatchRequest) -> &'static str {
 }
 
 /// Why a request was answered before any operation ran.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     /// Boxed: a `ServerError` is large, and this is an `Err` variant.
     error: Box<ServerError>,
@@ -75,9 +73,47 @@ impl Refusal {
         }
     }
 
-    fn into_response(self) -> Response {
-        error_response(self.status, *self.error)
+    fn limit(status: StatusCode, limit: LimitError) -> Self {
+        Self {
+            status,
+            error: Box::new(limit.into_server_error()),
+        }
     }
+
+    fn into_response(self, media: Media) -> Response {
+        refuse(self.status, *self.error, media)
+    }
+}
+
+/// Refuses a POST body that a browser could send cross-site without a
+/// preflight (no content type, `text/plain`, form types) unless a header
+/// forces a preflight; otherwise only `application/json` is read.
+fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if essence.as_deref() == Some("application/json") {
+        return Ok(());
+    }
+    let forced = PREFLIGHT_HEADERS
+        .iter()
+        .any(|name| headers.get(*name).is_some_and(|v| !v.as_bytes().is_empty()));
+    if forced {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        UNSUPPORTED_MEDIA_TYPE,
+        "send the body as JSON with `Content-Type: application/json` (bodies a browser \
+         could send cross-site without a CORS preflight are refused)",
+    ))
 }
 
 /// Reads the body within `max_bytes` (413 `LIMIT_EXCEEDED` past it, whether
@@ -88,19 +124,21 @@ async fn read_batch(
     max_bytes: usize,
     timeout: Duration,
 ) -> Result<BatchRequest, Refusal> {
-    let too_large = || Refusal {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        error: Box::new(LimitError::BodySize { max: max_bytes }.into_server_error()),
+    let too_large = || {
+        Refusal::limit(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            LimitError::BodySize { max: max_bytes },
+        )
     };
-    let (parts, body) = request.into_parts();
-    let announced = parts
-        .headers
+    let announced = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|len| len > max_bytes as u64) {
         return Err(too_large());
     }
+    let body = request.into_body();
     let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, max_bytes)).await {
         Err(_) => {
             return Err(Refusal::new(
@@ -119,13 +157,20 @@ async fn read_batch(
         }
         Ok(Ok(bytes)) => bytes,
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    receive_batch_body(content_type, &bytes[..], MultipartOptions::default())
-        .await
-        .map_err(|err| Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, &err.to_string()))
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            BAD_REQUEST,
+            "the request body is empty: send {\"query\": \"...\"}",
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|err| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            BAD_REQUEST,
+            &format!("the body is not a GraphQL request: {err}"),
+        )
+    })
 }
 
 /// Whether reading a body failed on axum's length limit.
@@ -164,42 +209,126 @@ fn authorization(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
     }
 }
 
-/// The HTTP status of an executed request: 503 (with `Retry-After`) when
-/// the database was unavailable to any operation of it, else 200.
-fn status_of(response: &BatchResponse) -> StatusCode {
-    let errors: Box<dyn Iterator<Item = &ServerError>> = match response {
-        BatchResponse::Single(r) => Box::new(r.errors.iter()),
-        BatchResponse::Batch(rs) => Box::new(rs.iter().flat_map(|r| r.errors.iter())),
+/// The parameters of a GraphQL GET: `query`, `operationName`, and
+/// `variables` and `extensions` as JSON text.
+fn batch_from_url(query: Option<&str>) -> Result<Option<BatchRequest>, Refusal> {
+    let bad = |message: String| Refusal::new(StatusCode::BAD_REQUEST, BAD_REQUEST, &message);
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|err| bad(format!("the URL's parameters do not parse: {err}")))?;
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     };
-    let unavailable = errors
-        .into_iter()
-        .any(|e| error_code(e) == Some(SERVICE_UNAVAILABLE));
-    if unavailable {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
+    if get("query").is_none() && get("extensions").is_none() {
+        return Ok(None);
     }
+    let json = |name: &str| -> Result<serde_json::Value, Refusal> {
+        match get(name) {
+            None | Some("") => Ok(serde_json::Value::Null),
+            Some(text) => serde_json::from_str(text)
+                .map_err(|err| bad(format!("`{name}` is not JSON: {err}"))),
+        }
+    };
+    let request = serde_json::json!({
+        "query": get("query").unwrap_or(""),
+        "operationName": get("operationName"),
+        "variables": json("variables")?,
+        "extensions": json("extensions")?,
+    });
+    serde_json::from_value(request)
+        .map(|r| Some(BatchRequest::Single(r)))
+        .map_err(|err| bad(format!("not a GraphQL request: {err}")))
 }
 
-/// `POST /graphql`: read the body within its limits, authenticate at the
-/// edge (a bad token never reaches the database), then run each operation
-/// in its own transaction as the viewer. The body is read first so that
-/// refusals are counted under the operation's type in `/metrics`.
-pub(super) async fn graphql_http(State(app): State<AppState>, request: Request<Body>) -> Response {
+/// `GET /graphql`: a query from the URL's parameters (a mutation is 405),
+/// or GraphiQL for a browser navigating there with none.
+pub(super) async fn graphql_get(State(app): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let refused = |app: &AppState, op: &str, refusal: Refusal| {
-        app.metrics
-            .observe_request(op, "rejected", started.elapsed());
-        refusal.into_response()
+    let Some(media) = Media::negotiate(request.headers()) else {
+        if graphiql::wants_page(request.headers()) {
+            return graphiql::page_response(request.uri().path());
+        }
+        return not_acceptable();
     };
+    let batch = match batch_from_url(request.uri().query()) {
+        Ok(Some(batch)) => batch,
+        Ok(None) if graphiql::wants_page(request.headers()) => {
+            return graphiql::page_response(request.uri().path())
+        }
+        Ok(None) => {
+            let refusal = Refusal::new(
+                StatusCode::BAD_REQUEST,
+                BAD_REQUEST,
+                "a GraphQL GET needs a `query` parameter",
+            );
+            return refused(&app, started, "query", refusal, media);
+        }
+        Err(refusal) => return refused(&app, started, "query", refusal, media),
+    };
+    serve(app, started, request.headers(), batch, media, true).await
+}
+
+/// `POST /graphql`: a JSON body within its size and time limits.
+pub(super) async fn graphql_post(State(app): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let Some(media) = Media::negotiate(request.headers()) else {
+        return not_acceptable();
+    };
+    if let Err(refusal) = check_content_type(request.headers()) {
+        return refused(&app, started, "unknown", refusal, media);
+    }
     let headers = request.headers().clone();
     let timeout = Duration::from_millis(app.limits.body_timeout_ms);
     let batch = match read_batch(request, app.limits.max_body_bytes, timeout).await {
         Ok(batch) => batch,
-        Err(refusal) => return refused(&app, "unknown", refusal),
+        Err(refusal) => return refused(&app, started, "unknown", refusal, media),
     };
+    serve(app, started, &headers, batch, media, false).await
+}
+
+/// Any other method on `/graphql`: 405 with `Allow: GET, POST`.
+pub(super) async fn graphql_other(method: Method, headers: HeaderMap) -> Response {
+    let media = Media::negotiate(&headers).unwrap_or(Media::Json);
+    let message = format!("{method} is not served here: use POST (or GET for queries)");
+    refuse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        coded(super::media::METHOD_NOT_ALLOWED, &message),
+        media,
+    )
+}
+
+fn not_acceptable() -> Response {
+    refuse(
+        StatusCode::NOT_ACCEPTABLE,
+        coded(
+            NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        ),
+        Media::Json,
+    )
+}
+
+fn refused(app: &AppState, started: Instant, op: &str, refusal: Refusal, media: Media) -> Response {
+    app.metrics
+        .observe_request(op, "rejected", started.elapsed());
+    refusal.into_response(media)
+}
+
+/// Authenticates at the edge (a bad token never reaches the database), then
+/// runs each operation in its own transaction as the viewer. `read_only`:
+/// a GET, where mutations are refused.
+async fn serve(
+    app: AppState,
+    started: Instant,
+    headers: &HeaderMap,
+    batch: BatchRequest,
+    media: Media,
+    read_only: bool,
+) -> Response {
     let op = operation_type(&batch);
-    let viewer = match authorization(&headers).and_then(|header| {
+    let viewer = match authorization(headers).and_then(|header| {
         app.auth.authenticate(header).map_err(|err| {
             Refusal::new(
                 StatusCode::UNAUTHORIZED,
@@ -209,17 +338,14 @@ pub(super) async fn graphql_http(State(app): State<AppState>, request: Request<B
         })
     }) {
         Ok(viewer) => viewer,
-        Err(refusal) => return refused(&app, op, refusal),
+        Err(refusal) => return refused(&app, started, op, refusal, media),
     };
     if let Err(error) = check_batch(&app.limits, &batch) {
-        return refused(
-            &app,
-            op,
-            Refusal {
-                status: StatusCode::BAD_REQUEST,
-                error: Box::new(error),
-            },
-        );
+        let refusal = Refusal {
+            status: StatusCode::BAD_REQUEST,
+            error: Box::new(error),
+        };
+        return refused(&app, started, op, refusal, media);
     }
     let operation_name = match &batch {
         BatchRequest::Single(r) => r.operation_name.clone().unwrap_or_default(),
@@ -231,7 +357,9 @@ pub(super) async fn graphql_http(State(app): State<AppState>, request: Request<B
         operation_name = %operation_name,
         user = ?viewer.user_id,
     );
-    let response = execute(&app, viewer, batch).instrument(span.clone()).await;
+    let response = execute(&app, viewer, batch, read_only)
+        .instrument(span.clone())
+        .await;
     let outcome = if response.is_ok() { "ok" } else { "error" };
     app.metrics.observe_request(op, outcome, started.elapsed());
     span.in_scope(|| {
@@ -241,14 +369,5 @@ pub(super) async fn graphql_http(State(app): State<AppState>, request: Request<B
             "graphql operation"
         )
     });
-    let status = status_of(&response);
-    let mut http = async_graphql_axum::GraphQLResponse::from(response).into_response();
-    if status != StatusCode::OK {
-        *http.status_mut() = status;
-        http.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECS),
-        );
-    }
-    http
+    respond(response, media)
 }

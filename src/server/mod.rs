@@ -6,6 +6,7 @@ pub mod edge;
 pub mod graphiql;
 pub mod health;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod operation;
 pub mod persisted;
@@ -18,7 +19,7 @@ use crate::graphql::AppSchema;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use metrics::Metrics;
 pub(crate) use operation::execute;
@@ -56,9 +57,14 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let edge = state.edge.clone();
     let routes = Router::new()
-        .route("/graphql", post(http::graphql_http))
+        .route(
+            "/graphql",
+            get(http::graphql_get)
+                .post(http::graphql_post)
+                .fallback(http::graphql_other),
+        )
         .route("/graphql/ws", get(ws::graphql_ws))
-        .merge(graphiql::router())
+        .merge(graphiql::assets_router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

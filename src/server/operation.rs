@@ -16,6 +16,7 @@ use crate::graphql::context::RequestTx;
 use crate::graphql::error::ApiError;
 use crate::graphql::limits;
 use crate::graphql::prepare_request;
+use crate::server::media::METHOD_NOT_ALLOWED;
 use async_graphql::futures_util::stream::{FuturesOrdered, StreamExt};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{
@@ -27,15 +28,20 @@ pub use crate::graphql::limits::ROLLED_BACK;
 
 /// Runs every operation of `batch` as `viewer`, each in its own transaction
 /// (concurrently for a batch, answers in request order).
-pub(crate) async fn execute(app: &AppState, viewer: Viewer, batch: BatchRequest) -> BatchResponse {
+pub(crate) async fn execute(
+    app: &AppState,
+    viewer: Viewer,
+    batch: BatchRequest,
+    read_only: bool,
+) -> BatchResponse {
     match batch {
         BatchRequest::Single(request) => {
-            BatchResponse::Single(execute_one(app, viewer, request).await)
+            BatchResponse::Single(execute_one(app, viewer, request, read_only).await)
         }
         BatchRequest::Batch(requests) => BatchResponse::Batch(
             requests
                 .into_iter()
-                .map(|request| execute_one(app, viewer.clone(), request))
+                .map(|request| execute_one(app, viewer.clone(), request, read_only))
                 .collect::<FuturesOrdered<_>>()
                 .collect()
                 .await,
@@ -47,11 +53,24 @@ pub(crate) async fn execute(app: &AppState, viewer: Viewer, batch: BatchRequest)
 /// resolver that needs it, so never for an operation refused by a limit,
 /// parsing or validation): committed when the response is free of errors,
 /// rolled back otherwise, and the response says which writes did not
-/// happen.
-pub(crate) async fn execute_one(app: &AppState, viewer: Viewer, mut request: Request) -> Response {
+/// happen. `read_only` (an HTTP GET): a mutation is refused with
+/// `METHOD_NOT_ALLOWED` before it runs.
+pub(crate) async fn execute_one(
+    app: &AppState,
+    viewer: Viewer,
+    mut request: Request,
+    read_only: bool,
+) -> Response {
     // A persisted operation becomes its document (or is refused) before
     // anything else looks at the request.
     if let Err(err) = app.persisted.resolve(&mut request) {
+        return Response::from_errors(vec![err]);
+    }
+    if read_only && selects_mutation(&app.limits, &mut request) {
+        let mut err = ServerError::new("mutations are sent with POST", None);
+        let mut ext = ErrorExtensionValues::default();
+        ext.set("code", METHOD_NOT_ALLOWED);
+        err.extensions = Some(ext);
         return Response::from_errors(vec![err]);
     }
     let tx = RequestTx::new(
@@ -90,6 +109,21 @@ pub(crate) async fn execute_one(app: &AppState, viewer: Viewer, mut request: Req
         mark_rolled_back(&mut response);
     }
     response
+}
+
+/// Whether the request selects a mutation. Parses the document (keeping it
+/// in the request, so it is not parsed again); a document that does not
+/// parse or is too deep to parse safely is left to the usual checks.
+fn selects_mutation(limits: &limits::Limits, request: &mut Request) -> bool {
+    if crate::graphql::input_bounds::check_text(limits, &request.query).is_err() {
+        return false;
+    }
+    let name = request.operation_name.clone();
+    match request.parsed_query() {
+        Ok(doc) => limits::select_operation(doc, name.as_deref())
+            .is_some_and(|op| op.node.ty == OperationType::Mutation),
+        Err(_) => false,
+    }
 }
 
 /// A transaction that could not commit: the error, and for a mutation,

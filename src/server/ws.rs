@@ -358,7 +358,7 @@ impl WsExecutor {
         if let Some(parsed) = parsed {
             request.set_parsed_query(parsed.document);
         }
-        let response = execute_one(&self.app, self.viewer.clone(), request).await;
+        let response = execute_one(&self.app, self.viewer.clone(), request, false).await;
         let outcome = if response.is_ok() { "ok" } else { "error" };
         self.app
             .metrics

@@ -10,6 +10,7 @@ mod builder;
 mod chat;
 mod edge;
 mod hardening;
+mod http;
 mod lift;
 mod limits;
 mod persisted;
