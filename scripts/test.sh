@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 scripts/install-postgres.sh
 # The GraphiQL page test drives a headless Chromium.
 scripts/install-chromium.sh >/dev/null
+scripts/install-node-deps.sh # Node packages of the client tests (tests/clients.rs)
 exec cargo test --workspace "$@"

@@ -261,6 +261,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         live: gateway::live::Live::start(&started.db, cli.live.clone()),
         health: gateway::server::health::Health::start(&started.db).await,
         // The allowed origins' default depends on the database (logged).
+        rate: gateway::server::rate::RateLimits::new(&cli.limits),
         edge: cli.edge.clone().resolved(cli.db.database_url.is_none()),
         persisted: gateway::server::persisted::Persisted::new(&cli.persisted)?,
     };
@@ -286,13 +287,17 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         );
     }
     let signal = shutdown.clone();
-    axum::serve(listener, gateway::server::router(state))
-        .with_graceful_shutdown(async move {
-            gateway::server::shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests, closing websockets");
-            signal.trigger();
-        })
-        .await?;
+    axum::serve(
+        listener,
+        gateway::server::router(state)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        gateway::server::shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests, closing websockets");
+        signal.trigger();
+    })
+    .await?;
     if !shutdown.drained(Duration::from_secs(5)).await {
         tracing::warn!("websockets still open after 5 s; closing anyway");
     }

@@ -108,6 +108,13 @@ pub struct Limits {
     /// Maximum items of one list in an argument or variable value.
     #[arg(long, env = "GQL_MAX_LIST_LENGTH", default_value_t = 1000)]
     pub max_list_length: usize,
+    /// Operations per second each viewer may sustain (each signed-in user;
+    /// each client address when anonymous); 0 switches rate limits off.
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_per_second: u32,
+    /// Operations a viewer may send at once above that rate.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
     /// Whether `__schema`/`__type` introspection is served.
     #[arg(long, env = "GQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
@@ -127,6 +134,8 @@ impl Default for Limits {
             max_input_depth: 32,
             max_where_depth: 8,
             max_list_length: 1000,
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
             introspection: true,
         }
     }

@@ -6,13 +6,15 @@
 //! the client accepts ([`super::media`]).
 
 use super::graphiql;
-use super::media::{refuse, respond, Media};
+use super::media::{refuse, respond, Media, RATE_LIMITED};
+use super::rate::{retry_after_secs, RateKey};
 use super::{execute, AppState};
 use crate::graphql::limits::{check_batch, LimitError};
 use async_graphql::{BatchRequest, ServerError};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -267,7 +269,8 @@ pub(super) async fn graphql_get(State(app): State<AppState>, request: Request) -
         }
         Err(refusal) => return refused(&app, started, "query", refusal, media),
     };
-    serve(app, started, request.headers(), batch, media, true).await
+    let address = client_address(&request);
+    serve(app, started, request.headers(), address, batch, media, true).await
 }
 
 /// `POST /graphql`: a JSON body within its size and time limits.
@@ -280,12 +283,21 @@ pub(super) async fn graphql_post(State(app): State<AppState>, request: Request) 
         return refused(&app, started, "unknown", refusal, media);
     }
     let headers = request.headers().clone();
+    let address = client_address(&request);
     let timeout = Duration::from_millis(app.limits.body_timeout_ms);
     let batch = match read_batch(request, app.limits.max_body_bytes, timeout).await {
         Ok(batch) => batch,
         Err(refusal) => return refused(&app, started, "unknown", refusal, media),
     };
-    serve(app, started, &headers, batch, media, false).await
+    serve(app, started, &headers, address, batch, media, false).await
+}
+
+/// The peer's address (the key of an anonymous client's rate limit).
+fn client_address(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
 }
 
 /// Any other method on `/graphql`: 405 with `Allow: GET, POST`.
@@ -323,6 +335,7 @@ async fn serve(
     app: AppState,
     started: Instant,
     headers: &HeaderMap,
+    address: Option<IpAddr>,
     batch: BatchRequest,
     media: Media,
     read_only: bool,
@@ -346,6 +359,23 @@ async fn serve(
             error: Box::new(error),
         };
         return refused(&app, started, op, refusal, media);
+    }
+    let operations = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(items) => items.len(),
+    };
+    if let Err(wait) = app.rate.check(&RateKey::of(&viewer, address), operations) {
+        let refusal = Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            RATE_LIMITED,
+            "too many requests: slow down and retry after `Retry-After` seconds",
+        );
+        let mut response = refused(&app, started, op, refusal, media);
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs(wait)),
+        );
+        return response;
     }
     let operation_name = match &batch {
         BatchRequest::Single(r) => r.operation_name.clone().unwrap_or_default(),

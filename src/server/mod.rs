@@ -10,6 +10,7 @@ pub mod media;
 pub mod metrics;
 pub mod operation;
 pub mod persisted;
+pub mod rate;
 pub mod shutdown;
 pub mod ws;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     pub edge: edge::EdgeConfig,
     /// Persisted operations (APQ and trusted documents).
     pub persisted: persisted::Persisted,
+    /// Rate limits per viewer.
+    pub rate: rate::RateLimits,
 }
 
 /// The router with every route of the gateway.

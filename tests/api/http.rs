@@ -1,7 +1,9 @@
 //! GraphQL over HTTP: GET and POST, `Accept` negotiation, the status of each
 //! outcome, refusals as GraphQL bodies, and the CSRF rule on POST bodies.
 
-use crate::common::app::{spawn_app, TestApp};
+use crate::common::app::{spawn_app, spawn_app_with, TestApp};
+use gateway::graphql::limits::Limits;
+use reqwest::header::RETRY_AFTER;
 use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use serde_json::{json, Value};
 
@@ -259,4 +261,46 @@ async fn simple_post_bodies_are_refused_unless_a_preflight_was_forced() {
     let allowed = answer(response).await;
     assert_eq!(allowed.status, 200, "{}", allowed.body);
     assert_eq!(allowed.body["data"]["viewer"]["role"], "ANON");
+}
+
+/// Each viewer has a token bucket: past it, 429 `RATE_LIMITED` with
+/// `Retry-After`; another viewer is not affected; it refills.
+#[tokio::test]
+async fn rate_limits_trip_per_viewer_and_recover() {
+    let app = spawn_app_with(Limits {
+        rate_limit_per_second: 5,
+        rate_limit_burst: 3,
+        ..Limits::default()
+    })
+    .await;
+    let user = app.db.create_user("rate@example.com").await;
+    let query = json!({ "query": "{ viewer { role } }" }).to_string();
+    for _ in 0..3 {
+        let ok = post(&app, &query, Some("application/json"), None).await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+    }
+    let limited = post(&app, &query, Some("application/json"), None).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(code(&limited), "RATE_LIMITED");
+    let wait: u64 = limited
+        .headers
+        .get(RETRY_AFTER)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1);
+    // A signed-in user has a bucket of their own.
+    let other = app.as_user(user, "{ viewer { role } }", json!({})).await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    // A batch takes a token per operation.
+    let batch = Value::Array(vec![json!({ "query": "{ viewer { role } }" }); 4]);
+    let too_big = app
+        .post_raw(Some(&format!("Bearer {}", app.token(user))), batch)
+        .await;
+    assert_eq!(too_big.status, 429, "{}", too_big.body);
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let again = post(&app, &query, Some("application/json"), None).await;
+    assert_eq!(again.status, 200, "recovers: {}", again.body);
 }

@@ -346,3 +346,48 @@ async fn require_mode_runs_only_listed_documents_and_refuses_the_rest_before_par
     }
     client.close().await;
 }
+
+/// `GET /graphql?variables=...&extensions=...`, as Apollo's link sends
+/// hashed queries with `useGETForHashedQueries`.
+async fn get_persisted(app: &TestApp, user: Uuid, id: &str) -> GqlResponse {
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": id } });
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.base_url))
+        .query(&[("extensions", extensions.to_string())])
+        .header("Authorization", format!("Bearer {}", app.token(user)))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("send");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    GqlResponse { status, body }
+}
+
+#[tokio::test]
+async fn persisted_operations_over_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let mutation = "mutation Clear { clearChatSessions { deletedCount } }";
+    let path = manifest(&dir, &[("clear", mutation)]);
+    let app = spawn_with(PersistedConfig {
+        trusted_documents: Some(path),
+        trusted_documents_mode: TrustedMode::Allow,
+        ..PersistedConfig::default()
+    })
+    .await;
+    let alice = app.db.create_user("alice@example.com").await;
+    let hash = sha256_hex(VIEWER);
+    let missing = get_persisted(&app, alice, &hash).await;
+    assert_eq!(missing.error_code(), "PERSISTED_QUERY_NOT_FOUND");
+    let registered = post(&app, Some(alice), persisted_body(Some(VIEWER), &hash)).await;
+    assert_eq!(registered.data()["viewer"]["id"], json!(alice));
+    let known = get_persisted(&app, alice, &hash).await;
+    assert_eq!(known.status, 200);
+    assert_eq!(known.data()["viewer"]["id"], json!(alice));
+    // A mutation named by id is still a mutation: not over GET.
+    app.reset_statements();
+    let refused = get_persisted(&app, alice, "clear").await;
+    assert_eq!(refused.status, 405, "{}", refused.body);
+    assert_refused(&app, &refused, "METHOD_NOT_ALLOWED");
+}

@@ -153,6 +153,7 @@ async fn serve(
         });
     }
     let auth = Authenticator::new(&auth).expect("authenticator");
+    let rate = gateway::server::rate::RateLimits::new(&limits);
     let state = AppState {
         live: gateway::live::Live::start(&pool, live),
         health: gateway::server::health::Health::start(&pool).await,
@@ -165,6 +166,7 @@ async fn serve(
         shutdown: Shutdown::new(),
         edge,
         persisted: Persisted::new(&persisted).expect("persisted operations"),
+        rate,
     };
     // Ready as a deployment would be: /readyz waits for the listener too.
     for _ in 0..500 {
@@ -179,10 +181,13 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, gateway::server::router(state))
-            .with_graceful_shutdown(async move { signal.triggered().await })
-            .await
-            .expect("serve");
+        axum::serve(
+            listener,
+            gateway::server::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { signal.triggered().await })
+        .await
+        .expect("serve");
     });
     (addr, shutdown)
 }

@@ -26,7 +26,7 @@ mod common;
 mod gen;
 mod schema;
 
-use common::app::{spawn_app, TestApp};
+use common::app::{spawn_app_with, TestApp};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use gen::{excerpt, Auth, Case, Gen, Knobs};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -1086,7 +1086,12 @@ async fn fuzz_http() {
     install_abort_note(&inflight_path, &excerpt_path);
 
     let model = schema::Model::load();
-    let app = spawn_app().await;
+    // Rate limits off: the run sends far more than one viewer may.
+    let app = spawn_app_with(gateway::graphql::limits::Limits {
+        rate_limit_per_second: 0,
+        ..Default::default()
+    })
+    .await;
     let user = app.db.create_user("fuzz-a@example.com").await;
     let other = app.db.create_user("fuzz-b@example.com").await;
     let client = Client {
