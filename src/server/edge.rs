@@ -199,6 +199,8 @@ fn cors_layer(config: &EdgeConfig) -> Option<CorsLayer> {
     let allowed = move |origin: &HeaderValue, _: &axum::http::request::Parts| {
         origin.to_str().is_ok_and(|origin| origins.allows(origin))
     };
+    // `Vary: origin, access-control-request-method,
+    // access-control-request-headers` is the layer's default.
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::predicate(allowed))
@@ -206,8 +208,6 @@ fn cors_layer(config: &EdgeConfig) -> Option<CorsLayer> {
             .allow_headers(ALLOWED_HEADERS.map(HeaderName::from_static))
             .expose_headers(EXPOSED_HEADERS)
             .max_age(Duration::from_secs(config.cors_max_age_secs)),
-        // `Vary: origin, access-control-request-method,
-        // access-control-request-headers` is the layer's default.
     )
 }
 

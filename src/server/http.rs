@@ -35,7 +35,7 @@ pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
 const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
 
 /// A coded error outside any field.
-pub(super) fn coded(code: &str, message: &str) -> ServerError {
+pub(crate) fn coded(code: &str, message: &str) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut ext = async_graphql::ErrorExtensionValues::default();
     ext.set("code", code);

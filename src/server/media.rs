@@ -12,6 +12,7 @@
 //! their own (401, 400, 406, 408, 413, 415).
 
 use crate::graphql::limits::{error_code, SERVICE_UNAVAILABLE};
+use crate::server::http::BAD_REQUEST;
 use async_graphql::{BatchResponse, Response as GqlResponse, ServerError, Value};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -106,7 +107,9 @@ fn status_of(
             StatusCode::METHOD_NOT_ALLOWED,
             Some((header::ALLOW, "POST")),
         )
-    } else if media == Media::GraphqlResponse && is_request_error(response) {
+    } else if has_code(response, BAD_REQUEST)
+        || (media == Media::GraphqlResponse && is_request_error(response))
+    {
         (StatusCode::BAD_REQUEST, None)
     } else {
         (StatusCode::OK, None)

@@ -66,6 +66,12 @@ pub(crate) async fn execute_one(
     if let Err(err) = app.persisted.resolve(&mut request) {
         return Response::from_errors(vec![err]);
     }
+    if request.query.trim().is_empty() {
+        return Response::from_errors(vec![crate::server::http::coded(
+            crate::server::http::BAD_REQUEST,
+            "the request has no `query` (nor the hash of a persisted operation)",
+        )]);
+    }
     if read_only && selects_mutation(&app.limits, &mut request) {
         let mut err = ServerError::new("mutations are sent with POST", None);
         let mut ext = ErrorExtensionValues::default();
