@@ -10,6 +10,7 @@
 //! contains.
 
 use super::operation::execute_one;
+use super::rate::{retry_after_secs, RateKey};
 use super::AppState;
 use crate::auth::Viewer;
 use crate::graphql::context::RequestTx;
@@ -23,12 +24,14 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Opera
 use async_graphql::{Data, Executor, Request, Response, ServerError, Variables};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response as HttpResponse;
+use axum::Extension;
 use futures_util::stream::{BoxStream, SplitSink};
 use futures_util::{SinkExt, Stream, StreamExt};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -56,6 +59,7 @@ pub(super) async fn graphql_ws(
     State(app): State<AppState>,
     protocol: GraphQLProtocol,
     headers: axum::http::HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
     // Cross-site websocket hijacking: a page on another origin must not
@@ -64,6 +68,7 @@ pub(super) async fn graphql_ws(
         return origin_refused();
     }
     let legacy = is_legacy(&headers);
+    let address = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     let max_message = app.limits.max_body_bytes;
     // Boxed: the connection's task keeps what its closure captured for as
     // long as the connection lives, next to the future it started.
@@ -78,7 +83,7 @@ pub(super) async fn graphql_ws(
         // Incoming messages are bounded like HTTP bodies.
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| serve_ws(app, protocol, legacy, socket))
+        .on_upgrade(move |socket| serve_ws(app, protocol, legacy, address, socket))
 }
 
 /// 403 for a websocket upgrade from an origin that is not allowed (see
@@ -119,19 +124,21 @@ fn serve_ws(
     app: Box<AppState>,
     protocol: GraphQLProtocol,
     legacy: bool,
+    address: Option<IpAddr>,
     socket: WebSocket,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let (sink, stream) = socket.split();
     // Shared so the gateway can still send its own close frame after
     // async-graphql is done with the socket.
     let sink: Sink = Arc::new(tokio::sync::Mutex::new(sink));
-    serve_split(app, protocol, legacy, sink, stream)
+    serve_split(app, protocol, legacy, address, sink, stream)
 }
 
 async fn serve_split(
     app: Box<AppState>,
     protocol: GraphQLProtocol,
     legacy: bool,
+    address: Option<IpAddr>,
     sink: Sink,
     mut stream: futures_util::stream::SplitStream<WebSocket>,
 ) {
@@ -169,7 +176,7 @@ async fn serve_split(
             return;
         }
     };
-    let executor = WsExecutor::new(AppState::clone(&app), viewer);
+    let executor = WsExecutor::new(AppState::clone(&app), viewer, address);
     let alive = Liveness::default();
     let seen = alive.clone();
     let interval = Duration::from_millis(app.live.config.keepalive_ms.max(10));
@@ -208,6 +215,17 @@ async fn serve_split(
         close_ws(&sink, 1001, "server shutting down").await;
     }
     app.metrics.ws_closed();
+}
+
+/// `RATE_LIMITED` for a websocket operation past its viewer's bucket, with
+/// `extensions.retryAfter` (seconds), as HTTP says it in `Retry-After`.
+fn rate_limited(wait: Duration) -> Response {
+    let mut err = ServerError::new("too many requests: slow down", None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", crate::server::media::RATE_LIMITED);
+    ext.set("retryAfter", retry_after_secs(wait));
+    err.extensions = Some(ext);
+    Response::from_errors(vec![err])
 }
 
 /// Close reason of a message over the size limit (close code 1009).
@@ -311,6 +329,8 @@ pub struct ConnState {
     expires_at: Option<Instant>,
     /// Subscriptions running on this connection.
     subscriptions: Arc<AtomicUsize>,
+    /// The bucket each operation of the connection takes a token from.
+    rate: RateKey,
 }
 
 impl std::ops::Deref for WsExecutor {
@@ -322,7 +342,8 @@ impl std::ops::Deref for WsExecutor {
 }
 
 impl WsExecutor {
-    fn new(app: AppState, viewer: Viewer) -> Self {
+    fn new(app: AppState, viewer: Viewer, address: Option<IpAddr>) -> Self {
+        let rate = RateKey::of(&viewer, address);
         let expires_at = viewer
             .claims
             .get("exp")
@@ -336,6 +357,7 @@ impl WsExecutor {
             viewer,
             expires_at,
             subscriptions: Arc::default(),
+            rate,
         }))
     }
 
@@ -550,6 +572,9 @@ impl WsExecutor {
 
 impl Executor for WsExecutor {
     async fn execute(&self, request: Request) -> Response {
+        if let Err(wait) = self.app.rate.check(&self.rate, 1) {
+            return rate_limited(wait);
+        }
         let parsed = Parsed::of(&request, &self.app.limits);
         self.one_shot(request, parsed).await
     }
@@ -570,6 +595,9 @@ impl Executor for WsExecutor {
         // The request is parsed (and a subscription checked) here rather
         // than in the task, so that the task's state, kept for the
         // subscription's whole life, holds the stream and not the request.
+        if let Err(wait) = self.app.rate.check(&self.rate, 1) {
+            return futures_util::stream::once(async move { rate_limited(wait) }).boxed();
+        }
         let this = self.clone();
         // A persisted operation becomes its document (or is refused) before
         // it is parsed; a query or mutation passes `execute_one` unchanged.

@@ -2,6 +2,7 @@
 //! outcome, refusals as GraphQL bodies, and the CSRF rule on POST bodies.
 
 use crate::common::app::{spawn_app, spawn_app_with, TestApp};
+use crate::common::ws::{WsClient, PROTOCOLS};
 use gateway::graphql::limits::Limits;
 use reqwest::header::RETRY_AFTER;
 use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -303,4 +304,30 @@ async fn rate_limits_trip_per_viewer_and_recover() {
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     let again = post(&app, &query, Some("application/json"), None).await;
     assert_eq!(again.status, 200, "recovers: {}", again.body);
+}
+
+/// Websocket operations take tokens from the same bucket (keyed by the
+/// connection's viewer): past it, `RATE_LIMITED` with `retryAfter`.
+#[tokio::test]
+async fn websocket_operations_are_rate_limited_too() {
+    let app = spawn_app_with(Limits {
+        rate_limit_per_second: 1,
+        rate_limit_burst: 2,
+        ..Limits::default()
+    })
+    .await;
+    let user = app.db.create_user("wsrate@example.com").await;
+    let token = app.token(user);
+    let mut client = WsClient::connect(app.addr, PROTOCOLS[0], Some(&token))
+        .await
+        .expect("connected");
+    for _ in 0..2 {
+        let id = client.start("{ viewer { role } }", json!({})).await;
+        let payload = client.next(&id).await;
+        assert!(payload.get("errors").is_none(), "{payload}");
+    }
+    let id = client.start("{ viewer { role } }", json!({})).await;
+    let error = client.ends_with_error(&id).await;
+    assert_eq!(error["extensions"]["code"], "RATE_LIMITED", "{error}");
+    assert!(error["extensions"]["retryAfter"].as_u64().unwrap() >= 1);
 }
