@@ -166,13 +166,61 @@ async fn read_batch(
             "the request body is empty: send {\"query\": \"...\"}",
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|err| {
+    let parsed = if names_document_id(&bytes) {
+        serde_json::from_slice(&bytes)
+            .and_then(|body| serde_json::from_value(with_document_ids(body)))
+    } else {
+        serde_json::from_slice(&bytes)
+    };
+    parsed.map_err(|err| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
             BAD_REQUEST,
             &format!("the body is not a GraphQL request: {err}"),
         )
     })
+}
+
+/// Body fields by which Relay's network layers name a persisted document.
+const DOCUMENT_ID_FIELDS: [&str; 2] = ["doc_id", "documentId"];
+
+/// Whether the body may name a document by Relay's fields (a byte search,
+/// so ordinary bodies are parsed once, straight into requests).
+fn names_document_id(body: &[u8]) -> bool {
+    DOCUMENT_ID_FIELDS.iter().any(|field| {
+        let quoted = format!("\"{field}\"");
+        body.windows(quoted.len()).any(|w| w == quoted.as_bytes())
+    })
+}
+
+/// Relay's `doc_id` / `documentId` as Apollo's persisted-query extension,
+/// which is what the persisted-operation store reads.
+fn with_document_ids(mut body: serde_json::Value) -> serde_json::Value {
+    let requests: Vec<&mut serde_json::Value> = match &mut body {
+        serde_json::Value::Array(items) => items.iter_mut().collect(),
+        single => vec![single],
+    };
+    for request in requests {
+        let Some(object) = request.as_object_mut() else {
+            continue;
+        };
+        let id = DOCUMENT_ID_FIELDS
+            .iter()
+            .find_map(|field| object.remove(*field))
+            .filter(serde_json::Value::is_string);
+        if let Some(id) = id {
+            let extensions = object
+                .entry("extensions")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(extensions) = extensions.as_object_mut() {
+                extensions.insert(
+                    "persistedQuery".into(),
+                    serde_json::json!({ "version": 1, "sha256Hash": id }),
+                );
+            }
+        }
+    }
+    body
 }
 
 /// Whether reading a body failed on axum's length limit.

@@ -201,6 +201,12 @@ async fn allow_mode_serves_listed_ids_and_still_runs_other_documents() {
     assert_eq!(by_hash.data()["viewer"]["id"], json!(alice));
     let by_relay_id = post(&app, Some(alice), persisted_body(None, relay_id)).await;
     assert_eq!(by_relay_id.data()["viewer"]["role"], "AUTHENTICATED");
+    // Relay's own body fields name the document too.
+    for field in ["doc_id", "documentId"] {
+        let body = json!({ field: relay_id, "variables": {} });
+        let resp = post(&app, Some(alice), body).await;
+        assert_eq!(resp.data()["viewer"]["role"], "AUTHENTICATED", "{field}");
+    }
     // Any other document still runs, and automatic persisted queries work.
     let other = app.as_user(alice, "{ viewer { role } }", json!({})).await;
     assert_eq!(other.data()["viewer"]["role"], "AUTHENTICATED");

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// The Chromium to drive: `$CHROMIUM`, one on PATH, or one installed now.
-fn chromium() -> Option<PathBuf> {
+pub fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CHROMIUM") {
         return Some(PathBuf::from(p));
     }
@@ -52,15 +52,15 @@ impl Drop for Browser {
 }
 
 /// A DevTools-protocol connection: just enough of RFC 6455 for text frames.
-struct Cdp {
+pub struct Cdp {
     stream: BufReader<TcpStream>,
     next_id: u64,
     /// Events received while waiting for replies, in order.
-    events: Vec<Value>,
+    pub events: Vec<Value>,
 }
 
 impl Cdp {
-    async fn connect(ws_url: &str) -> Cdp {
+    pub async fn connect(ws_url: &str) -> Cdp {
         let rest = ws_url.strip_prefix("ws://").expect("ws:// DevTools URL");
         let (host, path) = rest.split_once('/').unwrap();
         let mut stream = BufReader::new(TcpStream::connect(host).await.unwrap());
@@ -147,7 +147,7 @@ impl Cdp {
     }
 
     /// Sends a command and returns its result; events seen meanwhile are kept.
-    async fn call(&mut self, method: &str, params: Value) -> Value {
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         let text = json!({"id": id, "method": method, "params": params}).to_string();
@@ -163,7 +163,7 @@ impl Cdp {
     }
 
     /// Waits for the event `method`, keeping it and everything before it.
-    async fn wait_event(&mut self, method: &str) {
+    pub async fn wait_event(&mut self, method: &str) {
         if self.events.iter().any(|e| e["method"] == method) {
             return;
         }
@@ -178,7 +178,7 @@ impl Cdp {
     }
 
     /// Evaluates an async expression in the page and returns its value.
-    async fn eval(&mut self, expression: &str) -> Value {
+    pub async fn eval(&mut self, expression: &str) -> Value {
         let r = self
             .call(
                 "Runtime.evaluate",
@@ -191,15 +191,15 @@ impl Cdp {
 }
 
 /// A headless Chromium showing one page, driven over the DevTools protocol.
-struct BrowserPage {
-    cdp: Cdp,
+pub struct BrowserPage {
+    pub cdp: Cdp,
     _browser: Browser,
     _profile: tempfile::TempDir,
 }
 
 impl BrowserPage {
     /// Starts Chromium, connects to its page target and loads `url`.
-    async fn open(browser: &std::path::Path, url: &str) -> BrowserPage {
+    pub async fn open(browser: &Path, url: &str) -> BrowserPage {
         let profile = tempfile::tempdir().unwrap();
         let child = Browser(
             Command::new(browser)
