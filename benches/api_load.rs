@@ -26,7 +26,8 @@
 //! the one reported against pgbench), `BENCH_GATEWAY_BIN` (run another build
 //! of the gateway, e.g. to compare two builds on the same data),
 //! `BENCH_SETTLE_SECS` (45: how long after the load the settled idle RSS is
-//! read).
+//! read), `BENCH_ACCEPT_ENCODING` (sent with every request, e.g. `gzip`, to
+//! measure compression's CPU).
 //!
 //! The pgbench scripts are not written by hand: the bench turns
 //! `log_statement = all` on, runs each scenario once through the gateway,
@@ -554,23 +555,34 @@ impl LoadResult {
     }
 }
 
+/// `BENCH_ACCEPT_ENCODING` (e.g. `gzip`): sent with every request, to
+/// measure the gateway's CPU with response compression.
+static ACCEPT_ENCODING: std::sync::LazyLock<Option<String>> =
+    std::sync::LazyLock::new(|| std::env::var("BENCH_ACCEPT_ENCODING").ok());
+
 async fn one_request(
     client: &reqwest::Client,
     url: &str,
     scenario: Scenario,
     pick: &Pick<'_>,
 ) -> Result<(), String> {
-    let resp = client
+    let mut request = client
         .post(url)
         .header("content-type", "application/json")
-        .header("authorization", &pick.user.bearer)
+        .header("authorization", &pick.user.bearer);
+    if let Some(encoding) = ACCEPT_ENCODING.as_deref() {
+        request = request.header("accept-encoding", encoding);
+    }
+    let resp = request
         .body(scenario.body(pick))
         .send()
         .await
         .map_err(|e| format!("send: {e}"))?;
     let status = resp.status();
+    let compressed = resp.headers().contains_key("content-encoding");
     let body = resp.bytes().await.map_err(|e| format!("body: {e}"))?;
-    let has_errors = body.windows(8).any(|w| w == b"\"errors\"");
+    // A compressed body cannot be searched; its status still counts.
+    let has_errors = !compressed && body.windows(8).any(|w| w == b"\"errors\"");
     if status != reqwest::StatusCode::OK || has_errors {
         return Err(format!(
             "HTTP {status}: {}",

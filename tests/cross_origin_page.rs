@@ -6,28 +6,27 @@
 //! the gateway allowing another origin, Chromium refuses both fetches and
 //! the gateway refuses the socket.
 //!
-//! The browser is driven over the DevTools protocol, with the same small
-//! client and launch flags as `tests/graphiql_page.rs` (copied below). It
-//! needs Chromium: it runs `scripts/install-chromium.sh` when none is found
-//! (set `CHROMIUM` to use a particular binary) and skips, saying so, only
-//! when that fails. Run: `cargo test --test cross_origin_page`.
+//! The browser is driven over the DevTools protocol, with the small client
+//! and launch flags shared with `tests/graphiql_page.rs`
+//! (`tests/common/browser.rs`). It needs Chromium: it runs
+//! `scripts/install-chromium.sh` when none is found (set `CHROMIUM` to use a
+//! particular binary) and skips, saying so, only when that fails. Run:
+//! `cargo test --test cross_origin_page`.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
 use common::app::{spawn_app_config, AppConfig, TestApp};
+use common::browser::{chromium, BrowserPage};
 use gateway::server::edge::EdgeConfig;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// The page: on load it runs a mutation, then a query, then opens the
 /// websocket, writing each outcome into the DOM as JSON; `window.done`

@@ -5,27 +5,26 @@
 //! Mostly standalone: the GraphiQL router next to a fake `POST /graphql` that answers
 //! `{"data":{"__typename":"Query"}}` and records what it received, so no
 //! database is needed. The browser test drives Chromium through the DevTools
-//! protocol with a small WebSocket client below (no extra crates). It needs
-//! Chromium: it runs `scripts/install-chromium.sh` when none is found (set
-//! `CHROMIUM` to use a particular binary) and skips, saying so, only when that
-//! fails. One more test runs a query through the page against the real
-//! gateway (`spawn_app`, real database). Run: `cargo test --test graphiql_page`.
+//! protocol with a small WebSocket client (no extra crates) in
+//! `tests/common/browser.rs`. It needs Chromium: it runs
+//! `scripts/install-chromium.sh` when none is found (set `CHROMIUM` to use a
+//! particular binary) and skips, saying so, only when that fails. One more
+//! test runs a query through the page against the real gateway (`spawn_app`,
+//! real database). Run: `cargo test --test graphiql_page`.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
+use common::browser::{chromium, BrowserPage};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// One operation the fake endpoint received.
 #[derive(Clone, Debug)]
