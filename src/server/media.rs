@@ -183,6 +183,24 @@ pub fn refuse(status: StatusCode, error: ServerError, media: Media) -> Response 
     http
 }
 
+/// The answer to a request whose handler panicked (caught by the router's
+/// `CatchPanicLayer`): 500 with an `INTERNAL` GraphQL error, never a
+/// dropped connection or a stack trace. The request's transaction was
+/// dropped with the handler, so rolled back.
+pub fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %detail, "a request handler panicked");
+    let mut error = ServerError::new(crate::graphql::limits::INTERNAL_MESSAGE, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", crate::graphql::limits::INTERNAL);
+    error.extensions = Some(ext);
+    refuse(StatusCode::INTERNAL_SERVER_ERROR, error, Media::Json)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +209,32 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
         headers
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_a_graphql_body() {
+        use tower::ServiceExt;
+        let app = axum::Router::new()
+            .route(
+                "/boom",
+                axum::routing::get(|| async {
+                    panic!("secret detail");
+                    #[allow(unreachable_code)]
+                    ""
+                }),
+            )
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked));
+        let request = axum::http::Request::get("/boom")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+        assert!(!body.to_string().contains("secret"), "{body}");
     }
 
     #[test]

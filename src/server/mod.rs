@@ -71,6 +71,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        // A panic in a handler is a 500 GraphQL body, not a dropped
+        // connection (the rest of the process serves on either way).
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            media::panicked,
+        ))
         .with_state(state);
     // CORS, compression and caching headers around every route.
     edge::apply(routes, &edge)
